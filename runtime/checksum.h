@@ -1,0 +1,21 @@
+// CRC-32C (Castagnoli) over byte ranges. Used to validate on-media metadata
+// (pool header copies now; records and log entries later), where a torn or
+// corrupt write must be recognisable after a crash. Uses the SSE4.2 crc32
+// instruction when the CPU has it, a table otherwise; both give the same value.
+#ifndef NVOBJ_RUNTIME_CHECKSUM_H_
+#define NVOBJ_RUNTIME_CHECKSUM_H_
+
+#include <cstddef>
+#include <cstdint>
+
+namespace nvobj {
+
+// Extends `crc` (start with 0) over [data, data + len).
+uint32_t crc32c(const void* data, size_t len, uint32_t crc = 0);
+
+// True when crc32c uses the hardware instruction (reported by tools).
+bool crc32c_is_hardware();
+
+}  // namespace nvobj
+
+#endif  // NVOBJ_RUNTIME_CHECKSUM_H_

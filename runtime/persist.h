@@ -1,0 +1,128 @@
+// The persistence layer: every persistent byte nvobj writes reaches the
+// persistence domain through a Persister.
+//
+//   pwb(p, n)             write back the cache lines covering [p, p+n)
+//   pfence()              order earlier write-backs before later stores
+//   psync()               make earlier write-backs durable (same instruction
+//                         as pfence on x86; named for what the caller needs)
+//   persist(p, n)         pwb + psync
+//   memcpy_persist(...)   copy, write back and fence in one call
+//
+// A Persister dispatches to one of three backends:
+//   kPmem2  libpmem2's flush/drain/memcpy functions for the mapping (normal)
+//   kNoop   nothing: measures what persistence itself costs
+//   kHook   a PersistHook (the power-failure simulator observes every
+//           write-back and fence and keeps its own "persisted image")
+// The normal path is one predictable branch plus libpmem2's own function
+// pointer, i.e. what a direct libpmem2 user pays (see bench/micro).
+//
+// Every call also counts into the calling thread's PersistCounters: lines
+// written back and fences are counted as the caller requested them, whatever
+// the mode (eADR and no-op backends still count), so fences/op is a property
+// of the algorithm, comparable across machines.
+#ifndef NVOBJ_RUNTIME_PERSIST_H_
+#define NVOBJ_RUNTIME_PERSIST_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+#include <type_traits>
+
+#include "runtime/persist_stats.h"
+
+namespace nvobj {
+
+inline constexpr size_t kCacheLine = 64;
+
+// Number of cache lines that [p, p+n) touches.
+inline uint64_t cache_lines_spanned(const void* p, size_t n) {
+  if (n == 0) return 0;
+  auto a = reinterpret_cast<uintptr_t>(p);
+  return ((a + n - 1) / kCacheLine) - (a / kCacheLine) + 1;
+}
+
+// Observer of persistence events, used by the power-failure simulator. The
+// hook sees the memory at write-back time, which is what a real clwb takes.
+class PersistHook {
+ public:
+  virtual ~PersistHook() = default;
+  virtual void on_writeback(const void* addr, size_t len) = 0;
+  virtual void on_fence() = 0;
+};
+
+enum class PersistBackend : uint8_t { kPmem2, kNoop, kHook };
+std::string_view persist_backend_name(PersistBackend b);
+
+class Persister {
+ public:
+  using FlushFn = void (*)(const void*, size_t);
+  using DrainFn = void (*)();
+  using MemcpyFn = void* (*)(void*, const void*, size_t, unsigned);
+
+  // A no-op persister; Pool replaces it with a real one at open.
+  Persister();
+  // libpmem2 functions obtained from a pmem2_map (see Pool).
+  static Persister pmem2(FlushFn flush, DrainFn drain, MemcpyFn memcpy_fn);
+  static Persister noop();
+  static Persister hook(PersistHook* hook);
+
+  PersistBackend backend() const { return backend_; }
+
+  void pwb(const void* p, size_t n) const {
+    detail::CounterSlot& c = detail::counter_slot();
+    detail::bump(c.writebacks, cache_lines_spanned(p, n));
+    detail::bump(c.bytes, n);
+    if (__builtin_expect(hook_ != nullptr, 0)) {
+      hook_->on_writeback(p, n);
+      return;
+    }
+    flush_(p, n);
+  }
+
+  void pfence() const {
+    detail::bump(detail::counter_slot().fences, 1);
+    if (__builtin_expect(hook_ != nullptr, 0)) {
+      hook_->on_fence();
+      return;
+    }
+    drain_();
+  }
+
+  void psync() const { pfence(); }
+
+  void persist(const void* p, size_t n) const {
+    pwb(p, n);
+    pfence();
+  }
+
+  // Copies n bytes to persistent dst and makes them durable (1 fence).
+  void memcpy_persist(void* dst, const void* src, size_t n) const {
+    copy(dst, src, n, /*drain=*/true);
+  }
+  // Copies and writes back but does not fence: batch several, then pfence().
+  void memcpy_nodrain(void* dst, const void* src, size_t n) const {
+    copy(dst, src, n, /*drain=*/false);
+  }
+
+  // Stores a trivially copyable value and makes it durable.
+  template <typename T>
+  void store_persist(T* dst, const T& value) const {
+    static_assert(std::is_trivially_copyable_v<T>);
+    *dst = value;
+    persist(dst, sizeof(T));
+  }
+
+ private:
+  void copy(void* dst, const void* src, size_t n, bool drain) const;
+
+  FlushFn flush_;
+  DrainFn drain_;
+  MemcpyFn memcpy_;
+  PersistHook* hook_ = nullptr;
+  PersistBackend backend_;
+};
+
+}  // namespace nvobj
+
+#endif  // NVOBJ_RUNTIME_PERSIST_H_

@@ -1,0 +1,233 @@
+// nvobj-pool: create, inspect, check and grow pool files.
+//
+//   nvobj-pool create PATH --size 256M [--mode auto|dax|emulated|msync] [--force]
+//   nvobj-pool info PATH [--json]
+//   nvobj-pool check PATH
+//   nvobj-pool grow PATH --size 1G
+//
+// Exit status 0 on success; otherwise 1 with a one-line reason on stderr
+// (2 for usage errors, as CLI11 reports them).
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "runtime/checksum.h"
+#include "runtime/log.h"
+#include "runtime/pool.h"
+#include "runtime/units.h"
+
+namespace nvobj {
+namespace {
+
+int fail(const Status& s) {
+  std::fprintf(stderr, "nvobj-pool: %s\n", s.to_string().c_str());
+  return 1;
+}
+
+std::string header_state_name(HeaderCheck c) {
+  switch (c) {
+    case HeaderCheck::kValid: return "valid";
+    case HeaderCheck::kBlank: return "blank";
+    case HeaderCheck::kBadMagic: return "foreign";
+    case HeaderCheck::kBadChecksum: return "torn";
+  }
+  return "?";
+}
+
+std::string iso_time(uint64_t ns) {
+  std::time_t t = static_cast<std::time_t>(ns / 1'000'000'000);
+  char buf[64];
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+DeviceInfo probe(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  DeviceInfo d = probe_device(fd, /*dax=*/false);
+  ::close(fd);
+  return d;
+}
+
+nlohmann::json device_json(const DeviceInfo& d) {
+  nlohmann::json j;
+  j["applicable"] = d.applicable;
+  j["kind"] = d.kind;
+  if (d.applicable) {
+    j["device"] = d.device;
+    j["namespace"] = d.namespace_name;
+    j["namespace_mode"] = d.namespace_mode;
+    j["region"] = d.region;
+    j["persistence_domain"] = d.persistence_domain;
+    j["device_id"] = d.device_id;
+    if (d.unsafe_shutdown_count) j["unsafe_shutdown_count"] = *d.unsafe_shutdown_count;
+  }
+  if (!d.note.empty()) j["note"] = d.note;
+  return j;
+}
+
+int cmd_create(const std::string& path, const std::string& size_text, const std::string& mode_text,
+               bool force) {
+  auto size = parse_size(size_text);
+  if (!size) return fail(size.status());
+  auto mode = parse_mode(mode_text);
+  if (!mode)
+    return fail(Status(StatusCode::kInvalidArgument,
+                       fmt::format("unknown mode '{}' (auto, dax, emulated, msync)", mode_text)));
+  CreateOptions o;
+  o.size = *size;
+  o.mode = *mode;
+  o.overwrite = force;
+  auto pool = Pool::create(path, o);
+  if (!pool) return fail(pool.status());
+  std::printf("created %s: %s, mode %s, uuid %s\n", path.c_str(),
+              format_size((*pool)->size()).c_str(), std::string(mode_name((*pool)->mode())).c_str(),
+              (*pool)->uuid().c_str());
+  Status s = (*pool)->close();
+  return s ? 0 : fail(s);
+}
+
+int cmd_info(const std::string& path, bool json) {
+  auto info = inspect_pool(path);
+  if (!info) return fail(info.status());
+  const PoolHeader& h = info->header;
+  DeviceInfo dev = probe(path);
+  Mode requested = static_cast<Mode>(h.requested_mode);
+  if (json) {
+    nlohmann::json j;
+    j["path"] = path;
+    j["uuid"] = uuid_to_string(h.uuid);
+    j["layout_version"] = fmt::format("{}.{}", h.layout_major, h.layout_minor);
+    j["size"] = h.size;
+    j["file_size"] = info->file_size;
+    j["data_offset"] = h.data_offset;
+    j["data_bytes"] = h.size - h.data_offset;
+    j["created"] = iso_time(h.create_time_ns);
+    j["requested_mode"] = mode_name(requested);
+    j["clean_shutdown"] = h.clean_shutdown != 0;
+    j["in_use"] = info->locked;
+    j["open_count"] = h.open_count;
+    j["generation"] = h.generation;
+    j["header_copies"] = {header_state_name(info->choice.copy_state[0]),
+                          header_state_name(info->choice.copy_state[1])};
+    j["device"] = device_json(dev);
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  std::printf("pool            %s\n", path.c_str());
+  std::printf("uuid            %s\n", uuid_to_string(h.uuid).c_str());
+  std::printf("layout version  %u.%u\n", h.layout_major, h.layout_minor);
+  std::printf("size            %s (%llu bytes; file %llu bytes)\n", format_size(h.size).c_str(),
+              static_cast<unsigned long long>(h.size),
+              static_cast<unsigned long long>(info->file_size));
+  std::printf("data area       %s from offset %llu\n", format_size(h.size - h.data_offset).c_str(),
+              static_cast<unsigned long long>(h.data_offset));
+  std::printf("created         %s\n", iso_time(h.create_time_ns).c_str());
+  std::printf("requested mode  %s\n", std::string(mode_name(requested)).c_str());
+  std::printf("state           %s%s\n", info->locked ? "open in another process" : "closed",
+              info->locked ? "" : (h.clean_shutdown ? ", clean shutdown" : ", NOT shut down cleanly"));
+  std::printf("opens           %llu (header generation %llu)\n",
+              static_cast<unsigned long long>(h.open_count),
+              static_cast<unsigned long long>(h.generation));
+  std::printf("header copies   %s, %s\n", header_state_name(info->choice.copy_state[0]).c_str(),
+              header_state_name(info->choice.copy_state[1]).c_str());
+  if (dev.applicable) {
+    std::printf("device          %s (%s), namespace %s (%s), region %s\n", dev.device.c_str(),
+                dev.kind.c_str(), dev.namespace_name.c_str(), dev.namespace_mode.c_str(),
+                dev.region.c_str());
+    std::printf("persistence     %s\n", dev.persistence_domain.c_str());
+  } else {
+    std::printf("device          %s\n", dev.note.empty() ? "not applicable" : dev.note.c_str());
+  }
+  return 0;
+}
+
+// Header-level checks; the allocator/recovery layers add theirs as they land.
+int cmd_check(const std::string& path) {
+  auto info = inspect_pool(path);
+  if (!info) return fail(info.status());
+  if (info->locked)
+    return fail(Status(StatusCode::kBusy, fmt::format("{} is open in another process; check a "
+                                                      "closed pool",
+                                                      path)));
+  int problems = 0;
+  auto report = [&](const std::string& what) {
+    std::fprintf(stderr, "nvobj-pool: %s: %s\n", path.c_str(), what.c_str());
+    ++problems;
+  };
+  for (int i = 0; i < 2; ++i)
+    if (info->choice.copy_state[i] != HeaderCheck::kValid)
+      report(fmt::format("header copy {} is {}", i, header_state_name(info->choice.copy_state[i])));
+  if (info->choice.needs_repair && problems == 0) report("header copies differ");
+  const PoolHeader& h = info->header;
+  if (h.size > info->file_size)
+    report(fmt::format("file has {} bytes but the header says {}", info->file_size, h.size));
+  if (h.layout_major != kLayoutMajor)
+    report(fmt::format("layout version {}.{} is not {}.x", h.layout_major, h.layout_minor,
+                       kLayoutMajor));
+  if (h.data_offset >= h.size) report("data offset beyond the pool");
+  if (problems > 0) return 1;
+  std::printf("%s: clean\n", path.c_str());
+  return 0;
+}
+
+int cmd_grow(const std::string& path, const std::string& size_text) {
+  auto size = parse_size(size_text);
+  if (!size) return fail(size.status());
+  auto pool = Pool::open(path, OpenOptions{});
+  if (!pool) return fail(pool.status());
+  if (Status s = (*pool)->grow(*size); !s) return fail(s);
+  std::printf("%s: %s\n", path.c_str(), format_size((*pool)->size()).c_str());
+  Status s = (*pool)->close();
+  return s ? 0 : fail(s);
+}
+
+}  // namespace
+}  // namespace nvobj
+
+int main(int argc, char** argv) {
+  CLI::App app{"nvobj-pool: create, inspect, check and grow nvobj pools"};
+  app.require_subcommand(1);
+  std::string log_level = "error";  // stderr carries only the one-line reason
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off");
+
+  std::string path, size = "64M", mode = "auto";
+  bool force = false, json = false;
+  auto* create = app.add_subcommand("create", "create a new pool");
+  create->add_option("path", path, "pool file or devdax device")->required();
+  create->add_option("--size", size, "pool size, e.g. 256M, 4G")->capture_default_str();
+  create->add_option("--mode", mode, "auto|dax|emulated|msync")->capture_default_str();
+  create->add_flag("--force", force, "replace an existing file or pool");
+
+  auto* info = app.add_subcommand("info", "print the pool header and device information");
+  info->add_option("path", path)->required();
+  info->add_flag("--json", json, "machine-readable output");
+
+  auto* check = app.add_subcommand("check", "verify a closed pool without changing it");
+  check->add_option("path", path)->required();
+
+  std::string grow_size;
+  auto* grow = app.add_subcommand("grow", "grow a pool in place");
+  grow->add_option("path", path)->required();
+  grow->add_option("--size", grow_size, "new total size, e.g. 1G")->required();
+
+  CLI11_PARSE(app, argc, argv);
+  if (!nvobj::set_log_level(log_level)) {
+    std::fprintf(stderr, "nvobj-pool: unknown log level '%s'\n", log_level.c_str());
+    return 2;
+  }
+  if (*create) return nvobj::cmd_create(path, size, mode, force);
+  if (*info) return nvobj::cmd_info(path, json);
+  if (*check) return nvobj::cmd_check(path);
+  if (*grow) return nvobj::cmd_grow(path, grow_size);
+  return 2;
+}
