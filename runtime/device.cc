@@ -1,17 +1,17 @@
 #include "runtime/device.h"
 
+#include <fmt/format.h>
 #include <libpmem2.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <regex>
-
-#include <fmt/format.h>
+#include <string_view>
 
 #include "runtime/device_sysfs.h"
 #include "runtime/log.h"
@@ -27,6 +27,24 @@ std::string read_attr(const fs::path& p) {
   if (!in || !std::getline(in, s)) return "";
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) s.pop_back();
   return s;
+}
+
+bool all_digits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// "region12"
+bool is_region(std::string_view name) {
+  return name.starts_with("region") && all_digits(name.substr(6));
+}
+
+// "namespace3.1"
+bool is_namespace(std::string_view name) {
+  if (!name.starts_with("namespace")) return false;
+  std::string_view rest = name.substr(9);
+  size_t dot = rest.find('.');
+  return dot != std::string_view::npos && all_digits(rest.substr(0, dot)) &&
+         all_digits(rest.substr(dot + 1));
 }
 
 void append_note(DeviceInfo& d, const std::string& what) {
@@ -61,17 +79,15 @@ void read_pmem2_state(int fd, DeviceInfo& d) {
 }  // namespace
 
 NdPath parse_nd_path(const std::string& resolved) {
-  static const std::regex kRegion("^region[0-9]+$");
-  static const std::regex kNamespace("^namespace[0-9]+\\.[0-9]+$");
   NdPath out;
   fs::path prefix;
   for (const fs::path& part : fs::path(resolved)) {
     prefix /= part;
     std::string name = part.string();
-    if (std::regex_match(name, kRegion)) {
+    if (is_region(name)) {
       out.region = name;
       out.region_dir = prefix.string();
-    } else if (std::regex_match(name, kNamespace)) {
+    } else if (is_namespace(name)) {
       out.namespace_name = name;
       out.namespace_dir = prefix.string();
     }

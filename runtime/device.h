@@ -24,7 +24,7 @@ struct DeviceInfo {
   std::string persistence_domain;  // "cpu_cache" (eADR), "memory_controller" (ADR), "unknown"
   std::string device_id;           // stable id of the backing device(s)
   std::optional<uint64_t> unsafe_shutdown_count;
-  std::string note;                // why not applicable, or what could not be read
+  std::string note;  // why not applicable, or what could not be read
 };
 
 // Probes the device behind an open pool file descriptor. `dax` says whether

@@ -11,8 +11,8 @@
 namespace nvobj {
 
 struct NdPath {
-  std::string device;          // last path component: pmem0, pmem0p1, dax0.0
-  std::string region;          // regionN, empty if not under an nd region
+  std::string device;  // last path component: pmem0, pmem0p1, dax0.0
+  std::string region;  // regionN, empty if not under an nd region
   std::string region_dir;
   std::string namespace_name;  // namespaceN.M, if on the path
   std::string namespace_dir;

@@ -23,7 +23,9 @@ std::string_view persist_backend_name(PersistBackend b) {
 }
 
 Persister::Persister()
-    : flush_(noop_flush), drain_(noop_drain), memcpy_(plain_memcpy),
+    : flush_(noop_flush),
+      drain_(noop_drain),
+      memcpy_(plain_memcpy),
       backend_(PersistBackend::kNoop) {}
 
 Persister Persister::pmem2(FlushFn flush, DrainFn drain, MemcpyFn memcpy_fn) {

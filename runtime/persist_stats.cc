@@ -67,9 +67,7 @@ CounterSlot* register_counter_slot() {
 
 }  // namespace detail
 
-PersistCounters thread_persist_counters() {
-  return detail::snapshot(detail::counter_slot());
-}
+PersistCounters thread_persist_counters() { return detail::snapshot(detail::counter_slot()); }
 
 PersistCounters total_persist_counters() {
   detail::Registry& r = detail::registry();
@@ -84,7 +82,8 @@ std::vector<ThreadPersistCounters> per_thread_persist_counters() {
   std::lock_guard lock(r.mu);
   std::vector<ThreadPersistCounters> out;
   out.reserve(r.live.size());
-  for (const detail::CounterSlot* s : r.live) out.push_back({s->thread_index, detail::snapshot(*s)});
+  for (const detail::CounterSlot* s : r.live)
+    out.push_back({s->thread_index, detail::snapshot(*s)});
   return out;
 }
 

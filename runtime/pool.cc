@@ -1,6 +1,7 @@
 #include "runtime/pool.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <libpmem2.h>
 #include <linux/magic.h>
 #include <sys/file.h>
@@ -14,8 +15,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
-
-#include <fmt/format.h>
 
 #include "runtime/log.h"
 
@@ -77,7 +76,8 @@ Status read_exact(int fd, void* buf, size_t len, off_t off, const std::string& p
       if (errno == EINTR) continue;
       return status_from_errno(errno, fmt::format("reading {}", path));
     }
-    if (n == 0) return Status(StatusCode::kTruncated, fmt::format("{}: unexpected end of file", path));
+    if (n == 0)
+      return Status(StatusCode::kTruncated, fmt::format("{}: unexpected end of file", path));
     p += n;
     len -= static_cast<size_t>(n);
     off += n;
@@ -117,16 +117,17 @@ Result<FileFacts> file_facts(int fd, const std::string& path) {
 // Why a pool's header pair cannot be used, as the message open prints.
 Status header_refusal(const HeaderChoice& c, const std::string& path) {
   bool blank = c.copy_state[0] == HeaderCheck::kBlank && c.copy_state[1] == HeaderCheck::kBlank;
-  bool torn = c.copy_state[0] == HeaderCheck::kBadChecksum ||
-              c.copy_state[1] == HeaderCheck::kBadChecksum;
+  bool torn =
+      c.copy_state[0] == HeaderCheck::kBadChecksum || c.copy_state[1] == HeaderCheck::kBadChecksum;
   if (blank)
     return Status(StatusCode::kNotAPool,
                   fmt::format("{} is not an nvobj pool (its header is blank: was creation "
                               "interrupted?)",
                               path));
   if (torn)
-    return Status(StatusCode::kCorrupt,
-                  fmt::format("{}: pool header is corrupt (both copies fail their checksum)", path));
+    return Status(
+        StatusCode::kCorrupt,
+        fmt::format("{}: pool header is corrupt (both copies fail their checksum)", path));
   return Status(StatusCode::kNotAPool, fmt::format("{} is not an nvobj pool (bad magic)", path));
 }
 
@@ -193,9 +194,9 @@ Status check_persist_options(const PersistOptions& o) {
 Result<std::unique_ptr<Pool>> Pool::create(const std::string& path, const CreateOptions& opts) {
   NVOBJ_RETURN_IF_ERROR(check_persist_options(opts.persist));
   if (opts.size < kMinPoolSize)
-    return Status(StatusCode::kInvalidArgument,
-                  fmt::format("pool size {} is below the minimum of {} bytes", opts.size,
-                              kMinPoolSize));
+    return Status(
+        StatusCode::kInvalidArgument,
+        fmt::format("pool size {} is below the minimum of {} bytes", opts.size, kMinPoolSize));
 
   struct stat st;
   bool exists = ::stat(path.c_str(), &st) == 0;
@@ -314,7 +315,8 @@ Result<std::unique_ptr<Pool>> Pool::open(const std::string& path, const OpenOpti
   const PoolHeader& h = copies[choice.chosen];
   if (Status s = validate_header(h, facts->size, path); !s) return fail(s);
 
-  auto pool_or = open_fd(fd, path, opts.mode, h.size, std::max(opts.max_size, h.size), opts.persist);
+  auto pool_or =
+      open_fd(fd, path, opts.mode, h.size, std::max(opts.max_size, h.size), opts.persist);
   if (!pool_or) return fail(pool_or.status());
   std::unique_ptr<Pool> pool = std::move(pool_or).value();
   pool->header_ = h;
@@ -391,9 +393,10 @@ Result<std::unique_ptr<Pool>> Pool::open_fd(int fd, const std::string& path, Mod
       tried = std::max(size, round_up(tried / 2, pool->alignment_));
     }
     if (tried < want)
-      log().warn("{}: reserved {} MiB of address space instead of {} MiB; the pool can grow to "
-                 "that size until reopened",
-                 path, tried >> 20, want >> 20);
+      log().warn(
+          "{}: reserved {} MiB of address space instead of {} MiB; the pool can grow to "
+          "that size until reopened",
+          path, tried >> 20, want >> 20);
     pool->reservation_size_ = tried;
     pool->base_ = static_cast<char*>(pmem2_vm_reservation_get_address(pool->reservation_));
   } else {
@@ -457,7 +460,8 @@ Status Pool::map_range(uint64_t offset, uint64_t length) {
     rc = pmem2_map_new(&map, cfg, source_);
   }
   pmem2_config_delete(&cfg);
-  if (rc != 0) return pmem2_error(fmt::format("mapping {} bytes at offset {}", length, offset), path_);
+  if (rc != 0)
+    return pmem2_error(fmt::format("mapping {} bytes at offset {}", length, offset), path_);
   maps_.push_back(map);
   return Status::ok();
 }
@@ -489,21 +493,24 @@ Status Pool::grow(uint64_t new_size) {
   new_size = round_up(new_size, alignment_);
   if (new_size == old_size) return Status::ok();
   if (new_size < old_size)
-    return Status(StatusCode::kInvalidArgument,
-                  fmt::format("{}: cannot shrink a pool ({} -> {} bytes)", path_, old_size, new_size));
+    return Status(
+        StatusCode::kInvalidArgument,
+        fmt::format("{}: cannot shrink a pool ({} -> {} bytes)", path_, old_size, new_size));
   if (devdax_)
-    return Status(StatusCode::kNotSupported,
-                  fmt::format("{}: a device-DAX pool spans its whole device and cannot grow", path_));
+    return Status(
+        StatusCode::kNotSupported,
+        fmt::format("{}: a device-DAX pool spans its whole device and cannot grow", path_));
   if (new_size > reservation_size_)
-    return Status(StatusCode::kNoSpace,
-                  fmt::format("{}: cannot grow to {} bytes: beyond the reserved address range of {} "
-                              "bytes (reopen with a larger max size)",
-                              path_, new_size, reservation_size_));
+    return Status(
+        StatusCode::kNoSpace,
+        fmt::format("{}: cannot grow to {} bytes: beyond the reserved address range of {} "
+                    "bytes (reopen with a larger max size)",
+                    path_, new_size, reservation_size_));
   // 1. file space, durable; 2. mapping; 3. header. A crash before 3 leaves a
   // file longer than the pool, which open ignores and the next grow reuses.
-  int rc = ::posix_fallocate(fd_, static_cast<off_t>(old_size), static_cast<off_t>(new_size - old_size));
-  if (rc != 0)
-    return status_from_errno(rc, fmt::format("growing {} to {} bytes", path_, new_size));
+  int rc =
+      ::posix_fallocate(fd_, static_cast<off_t>(old_size), static_cast<off_t>(new_size - old_size));
+  if (rc != 0) return status_from_errno(rc, fmt::format("growing {} to {} bytes", path_, new_size));
   if (::fsync(fd_) != 0) return status_from_errno(errno, fmt::format("fsync {}", path_));
   NVOBJ_RETURN_IF_ERROR(map_range(old_size, new_size - old_size));
   {

@@ -50,8 +50,8 @@ struct PersistOptions {
 struct CreateOptions {
   uint64_t size = uint64_t{64} << 20;  // rounded up to the mapping alignment
   Mode mode = Mode::kAuto;
-  bool overwrite = false;              // replace an existing file or pool
-  uint64_t max_size = kDefaultMaxSize; // virtual reservation for growth
+  bool overwrite = false;               // replace an existing file or pool
+  uint64_t max_size = kDefaultMaxSize;  // virtual reservation for growth
   mode_t file_mode = 0600;
   PersistOptions persist;
 };
@@ -81,7 +81,7 @@ class Pool {
   Status grow(uint64_t new_size);
 
   const std::string& path() const { return path_; }
-  Mode mode() const { return mode_; }             // effective mode
+  Mode mode() const { return mode_; }                                      // effective mode
   uint64_t size() const { return size_.load(std::memory_order_acquire); }  // bytes mapped
   uint64_t max_size() const { return reservation_size_; }
   uint64_t data_offset() const { return header_.data_offset; }
@@ -139,7 +139,7 @@ class Pool {
   std::mutex header_mu_;  // guards header_ updates (open/close/grow)
   std::mutex grow_mu_;    // one grow at a time
   PoolHeader header_{};
-  bool live_ = false;     // header valid on media; close() marks it clean
+  bool live_ = false;  // header valid on media; close() marks it clean
   bool was_clean_ = true;
   bool header_repaired_ = false;
   DeviceInfo device_;

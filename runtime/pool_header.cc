@@ -1,16 +1,14 @@
 #include "runtime/pool_header.h"
 
-#include <cstring>
-
 #include <fmt/format.h>
+
+#include <cstring>
 
 #include "runtime/checksum.h"
 
 namespace nvobj {
 
-void seal_header(PoolHeader& h) {
-  h.checksum = crc32c(&h, offsetof(PoolHeader, checksum));
-}
+void seal_header(PoolHeader& h) { h.checksum = crc32c(&h, offsetof(PoolHeader, checksum)); }
 
 HeaderCheck check_header(const PoolHeader& h) {
   if (std::memcmp(h.magic, kPoolMagic, sizeof(kPoolMagic)) != 0) {
@@ -43,8 +41,8 @@ std::string uuid_to_string(const uint8_t (&u)[16]) {
   return fmt::format(
       "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-"
       "{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
-      u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13],
-      u[14], u[15]);
+      u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14],
+      u[15]);
 }
 
 }  // namespace nvobj

@@ -39,23 +39,23 @@ enum HeaderFlags : uint32_t {
 };
 
 struct alignas(64) PoolHeader {
-  char magic[8];             // kPoolMagic
-  uint32_t layout_major;     // kLayoutMajor at creation
-  uint32_t layout_minor;     // kLayoutMinor at creation
-  uint8_t uuid[16];          // random, fixed at creation
-  uint64_t generation;       // +1 on every header update; picks the newest copy
-  uint64_t create_time_ns;   // CLOCK_REALTIME at creation
-  uint64_t size;             // bytes of the file that belong to the pool
-  uint64_t data_offset;      // first heap byte
-  uint32_t requested_mode;   // Mode asked for at creation (informational)
-  uint32_t clean_shutdown;   // 1 after a clean close, 0 while open
-  uint32_t flags;            // HeaderFlags
+  char magic[8];            // kPoolMagic
+  uint32_t layout_major;    // kLayoutMajor at creation
+  uint32_t layout_minor;    // kLayoutMinor at creation
+  uint8_t uuid[16];         // random, fixed at creation
+  uint64_t generation;      // +1 on every header update; picks the newest copy
+  uint64_t create_time_ns;  // CLOCK_REALTIME at creation
+  uint64_t size;            // bytes of the file that belong to the pool
+  uint64_t data_offset;     // first heap byte
+  uint32_t requested_mode;  // Mode asked for at creation (informational)
+  uint32_t clean_shutdown;  // 1 after a clean close, 0 while open
+  uint32_t flags;           // HeaderFlags
   uint32_t reserved0;
-  uint64_t open_count;       // successful opens since creation
-  uint64_t device_usc;       // unsafe shutdown count seen at last open (dax)
-  char device_id[128];       // pmem2 device id seen at last open (dax)
-  uint8_t reserved[280];     // zero; room for minor-version fields
-  uint64_t checksum;         // crc32c of every byte before this field
+  uint64_t open_count;    // successful opens since creation
+  uint64_t device_usc;    // unsafe shutdown count seen at last open (dax)
+  char device_id[128];    // pmem2 device id seen at last open (dax)
+  uint8_t reserved[280];  // zero; room for minor-version fields
+  uint64_t checksum;      // crc32c of every byte before this field
 };
 static_assert(sizeof(PoolHeader) == 512, "PoolHeader is on media: size is fixed");
 static_assert(alignof(PoolHeader) == 64);

@@ -60,7 +60,7 @@ Status status_from_errno(int err, std::string_view what);
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : value_(std::move(value)) {}         // NOLINT(google-explicit-constructor)
   Result(Status status) : status_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     assert(!status_.is_ok() && "Result needs a value or an error");
   }
@@ -86,9 +86,9 @@ class [[nodiscard]] Result {
 }  // namespace nvobj
 
 // Propagates a non-ok Status from an expression returning Status.
-#define NVOBJ_RETURN_IF_ERROR(expr)          \
-  do {                                       \
-    ::nvobj::Status nvobj_status_ = (expr);  \
+#define NVOBJ_RETURN_IF_ERROR(expr)                   \
+  do {                                                \
+    ::nvobj::Status nvobj_status_ = (expr);           \
     if (!nvobj_status_.is_ok()) return nvobj_status_; \
   } while (0)
 

@@ -1,10 +1,10 @@
 #include "runtime/units.h"
 
+#include <fmt/format.h>
+
 #include <cctype>
 #include <charconv>
 #include <cmath>
-
-#include <fmt/format.h>
 
 namespace nvobj {
 
@@ -21,16 +21,23 @@ Result<uint64_t> parse_size(std::string_view text) {
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + i, number);
   if (ec != std::errc() || ptr != text.data() + i || number < 0) return bad();
   std::string suffix;
-  for (char c : text.substr(i)) suffix += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (char c : text.substr(i))
+    suffix += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   if (suffix.size() > 1 && (suffix.ends_with("IB") || suffix.ends_with("B")))
     suffix.resize(suffix.ends_with("IB") ? suffix.size() - 2 : suffix.size() - 1);
   int shift = 0;
-  if (suffix.empty() || suffix == "B") shift = 0;
-  else if (suffix == "K") shift = 10;
-  else if (suffix == "M") shift = 20;
-  else if (suffix == "G") shift = 30;
-  else if (suffix == "T") shift = 40;
-  else return bad();
+  if (suffix.empty() || suffix == "B")
+    shift = 0;
+  else if (suffix == "K")
+    shift = 10;
+  else if (suffix == "M")
+    shift = 20;
+  else if (suffix == "G")
+    shift = 30;
+  else if (suffix == "T")
+    shift = 40;
+  else
+    return bad();
   double bytes = std::ldexp(number, shift);
   if (bytes >= 18446744073709551615.0) return bad();
   if (shift == 0 && number != std::floor(number)) return bad();

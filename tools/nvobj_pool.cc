@@ -8,6 +8,7 @@
 // Exit status 0 on success; otherwise 1 with a one-line reason on stderr
 // (2 for usage errors, as CLI11 reports them).
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -15,7 +16,6 @@
 #include <string>
 
 #include <CLI/CLI.hpp>
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "runtime/checksum.h"
@@ -133,8 +133,9 @@ int cmd_info(const std::string& path, bool json) {
               static_cast<unsigned long long>(h.data_offset));
   std::printf("created         %s\n", iso_time(h.create_time_ns).c_str());
   std::printf("requested mode  %s\n", std::string(mode_name(requested)).c_str());
-  std::printf("state           %s%s\n", info->locked ? "open in another process" : "closed",
-              info->locked ? "" : (h.clean_shutdown ? ", clean shutdown" : ", NOT shut down cleanly"));
+  std::printf(
+      "state           %s%s\n", info->locked ? "open in another process" : "closed",
+      info->locked ? "" : (h.clean_shutdown ? ", clean shutdown" : ", NOT shut down cleanly"));
   std::printf("opens           %llu (header generation %llu)\n",
               static_cast<unsigned long long>(h.open_count),
               static_cast<unsigned long long>(h.generation));
@@ -180,10 +181,12 @@ int cmd_check(const std::string& path) {
   return 0;
 }
 
-int cmd_grow(const std::string& path, const std::string& size_text) {
+int cmd_grow(const std::string& path, const std::string& size_text, bool allow_unsafe) {
   auto size = parse_size(size_text);
   if (!size) return fail(size.status());
-  auto pool = Pool::open(path, OpenOptions{});
+  OpenOptions o;
+  o.allow_unsafe_shutdown = allow_unsafe;
+  auto pool = Pool::open(path, o);
   if (!pool) return fail(pool.status());
   if (Status s = (*pool)->grow(*size); !s) return fail(s);
   std::printf("%s: %s\n", path.c_str(), format_size((*pool)->size()).c_str());
@@ -219,6 +222,9 @@ int main(int argc, char** argv) {
   auto* grow = app.add_subcommand("grow", "grow a pool in place");
   grow->add_option("path", path)->required();
   grow->add_option("--size", grow_size, "new total size, e.g. 1G")->required();
+  bool allow_unsafe = false;
+  grow->add_flag("--allow-unsafe-shutdown", allow_unsafe,
+                 "open even though the device reports an unsafe shutdown while the pool was open");
 
   CLI11_PARSE(app, argc, argv);
   if (!nvobj::set_log_level(log_level)) {
@@ -228,6 +234,6 @@ int main(int argc, char** argv) {
   if (*create) return nvobj::cmd_create(path, size, mode, force);
   if (*info) return nvobj::cmd_info(path, json);
   if (*check) return nvobj::cmd_check(path);
-  if (*grow) return nvobj::cmd_grow(path, grow_size);
+  if (*grow) return nvobj::cmd_grow(path, grow_size, allow_unsafe);
   return 2;
 }

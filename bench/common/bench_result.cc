@@ -1,12 +1,13 @@
 #include "bench/common/bench_result.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <set>
 
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 namespace nvobj::bench {
@@ -23,10 +24,11 @@ double percentile(std::vector<double> samples, double p) {
 bool write_json(const std::string& path, const std::vector<BenchResult>& results) {
   nlohmann::json arr = nlohmann::json::array();
   for (const BenchResult& r : results) {
-    nlohmann::json j = {{"name", r.name},       {"backend", r.backend}, {"workload", r.workload},
-                        {"mode", r.mode},       {"threads", r.threads}, {"ops", r.ops},
-                        {"seconds", r.seconds}, {"ops_per_sec", r.ops_per_sec},
-                        {"p50_ns", r.p50_ns},   {"p99_ns", r.p99_ns}};
+    nlohmann::json j = {{"name", r.name},         {"backend", r.backend},
+                        {"workload", r.workload}, {"mode", r.mode},
+                        {"threads", r.threads},   {"ops", r.ops},
+                        {"seconds", r.seconds},   {"ops_per_sec", r.ops_per_sec},
+                        {"p50_ns", r.p50_ns},     {"p99_ns", r.p99_ns}};
     if (r.fences_per_op) j["fences_per_op"] = *r.fences_per_op;
     if (r.writebacks_per_op) j["writebacks_per_op"] = *r.writebacks_per_op;
     if (r.pool_bytes_per_record) j["pool_bytes_per_record"] = *r.pool_bytes_per_record;
@@ -47,7 +49,8 @@ std::string markdown_table(const std::vector<BenchResult>& results) {
   std::set<std::string> extra_keys;
   for (const auto& r : results)
     for (const auto& [k, v] : r.extra) extra_keys.insert(k);
-  std::string out = "| name | backend | mode | threads | ops/s | p50 ns | p99 ns | fences/op | wb/op |";
+  std::string out =
+      "| name | backend | mode | threads | ops/s | p50 ns | p99 ns | fences/op | wb/op |";
   std::string sep = "|---|---|---|---:|---:|---:|---:|---:|---:|";
   for (const auto& k : extra_keys) {
     out += fmt::format(" {} |", k);

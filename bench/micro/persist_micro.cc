@@ -10,8 +10,9 @@
 // fixed number of ops under callgrind; bench/micro/callgrind_persist.sh does
 // it for the dispatch comparison:
 //   valgrind --tool=callgrind build/bin/nvobj-micro-persist --only pmem2 --ops 100000
-#include <libpmem2.h>
 #include <fcntl.h>
+#include <fmt/format.h>
+#include <libpmem2.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -24,7 +25,6 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
-#include <fmt/format.h>
 
 #include "bench/common/bench_result.h"
 #include "runtime/log.h"
@@ -44,9 +44,9 @@ inline void store_line(char* line, uint64_t v) {
 
 struct Case {
   std::string name, backend, mode;
-  int batch;                            // ops per timed batch
-  std::function<void(uint64_t)> op;     // performs op number i
-  std::vector<double> batch_ns;         // per-op ns of each batch
+  int batch;                         // ops per timed batch
+  std::function<void(uint64_t)> op;  // performs op number i
+  std::vector<double> batch_ns;      // per-op ns of each batch
   uint64_t ops = 0;
   double seconds = 0;
   nvobj::PersistCounters counted;
@@ -133,7 +133,8 @@ int main(int argc, char** argv) {
   app.add_option("--dax-path", dax_path, "pool path on real DAX (adds a dax case)");
   std::string only;
   uint64_t fixed_ops = 0;
-  app.add_option("--only", only, "run just the case with this backend (none, pmem2-direct, "
+  app.add_option("--only", only,
+                 "run just the case with this backend (none, pmem2-direct, "
                  "pmem2, noop) in emulated mode");
   app.add_option("--ops", fixed_ops, "with --only: run exactly this many ops, print nothing else");
   CLI11_PARSE(app, argc, argv);
@@ -154,7 +155,8 @@ int main(int argc, char** argv) {
   auto msync_disk = make_pool(disk_dir + "/nvobj-micro-disk-" + tag, nvobj::Mode::kMsync,
                               nvobj::PersistBackend::kPmem2);
   std::unique_ptr<nvobj::Pool> dax;
-  if (!dax_path.empty()) dax = make_pool(dax_path, nvobj::Mode::kDax, nvobj::PersistBackend::kPmem2);
+  if (!dax_path.empty())
+    dax = make_pool(dax_path, nvobj::Mode::kDax, nvobj::PersistBackend::kPmem2);
 
   auto line_of = [](nvobj::Pool& p, uint64_t i) {
     return p.at<char>(p.data_offset() + (i % kLines) * 64);
@@ -162,13 +164,13 @@ int main(int argc, char** argv) {
   std::vector<Case> cases;
   cases.push_back({"store only (no persistence)", "none", "emulated", 64,
                    [&](uint64_t i) { store_line(line_of(*emu, i), i); }});
-  cases.push_back({"libpmem2 direct (flush_fn + drain_fn)", "pmem2-direct", "emulated", 64,
-                   [&](uint64_t i) {
-                     char* l = direct.base + (i % kLines) * 64;
-                     store_line(l, i);
-                     direct.flush(l, 64);
-                     direct.drain();
-                   }});
+  cases.push_back(
+      {"libpmem2 direct (flush_fn + drain_fn)", "pmem2-direct", "emulated", 64, [&](uint64_t i) {
+         char* l = direct.base + (i % kLines) * 64;
+         store_line(l, i);
+         direct.flush(l, 64);
+         direct.drain();
+       }});
   auto layer = [&](nvobj::Pool& p) {
     return [&p, line_of](uint64_t i) {
       char* l = line_of(p, i);
@@ -227,9 +229,10 @@ int main(int argc, char** argv) {
   }
   for (auto& r : results) r.extra["ratio_vs_pmem2_direct"] = r.extra["ns_per_op"] / direct_ns;
   std::printf("%s", nvobj::bench::markdown_table(results).c_str());
-  std::printf("\nrounds %d x %.0f ms per case, interleaved; fences/wb per op are nvobj's counters "
-              "(the libpmem2-direct and store-only cases do not count).\n",
-              rounds, budget_ms);
+  std::printf(
+      "\nrounds %d x %.0f ms per case, interleaved; fences/wb per op are nvobj's counters "
+      "(the libpmem2-direct and store-only cases do not count).\n",
+      rounds, budget_ms);
   if (!json_path.empty() && !nvobj::bench::write_json(json_path, results)) return 1;
   for (nvobj::Pool* p : {emu.get(), noop.get(), msync_shm.get(), msync_disk.get()}) {
     std::string path = p->path();

@@ -1,9 +1,9 @@
 #include "runtime/persist_stats.h"
 
+#include <gtest/gtest.h>
+
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "runtime/persist.h"
 
@@ -15,8 +15,8 @@ TEST(PersistStatsTest, ThreadCountersAreExact) {
   alignas(64) static char buf[64 * 20];
   PersistCounters before = thread_persist_counters();
   for (int i = 0; i < 10; ++i) p.pwb(buf + 64 * i, 64);  // 10 lines
-  p.pwb(buf, 64 * 5);                                     // 5 lines
-  p.pwb(buf + 60, 8);                                     // straddles 2 lines
+  p.pwb(buf, 64 * 5);                                    // 5 lines
+  p.pwb(buf + 60, 8);                                    // straddles 2 lines
   for (int i = 0; i < 7; ++i) p.pfence();
   PersistCounters d = thread_persist_counters() - before;
   EXPECT_EQ(d.writebacks, 17u);

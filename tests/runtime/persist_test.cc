@@ -3,10 +3,10 @@
 // write-back with the bytes as they were at that moment.
 #include "runtime/persist.h"
 
+#include <gtest/gtest.h>
+
 #include <cstring>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "runtime/pool.h"
 #include "tests/testing/temp_dir.h"
@@ -103,20 +103,22 @@ TEST_P(PersistBackendTest, MemcpyPersistCountsOneFence) {
 TEST_P(PersistBackendTest, DataSurvivesReopen) {
   std::string path = dir_.file("p");
   uint64_t off;
+  uint64_t aligned;  // 8-byte stores must be aligned to be failure-atomic
   {
     auto pool = Pool::create(path, opts_);
     ASSERT_TRUE(pool) << pool.status().to_string();
-    off = (*pool)->data_offset() + 12345;
+    off = (*pool)->data_offset() + 12345;  // deliberately unaligned bytes
+    aligned = (*pool)->data_offset() + 8192;
     (*pool)->persister().memcpy_persist((*pool)->at(off), "persistent!", 12);
     uint64_t v = 0xfeedface;
-    (*pool)->persister().store_persist((*pool)->at<uint64_t>(off + 64), v);
+    (*pool)->persister().store_persist((*pool)->at<uint64_t>(aligned), v);
   }
   OpenOptions o;
   o.persist = opts_.persist;
   auto pool = Pool::open(path, o);
   ASSERT_TRUE(pool) << pool.status().to_string();
   EXPECT_STREQ((*pool)->at<char>(off), "persistent!");
-  EXPECT_EQ(*(*pool)->at<uint64_t>(off + 64), 0xfeedfaceu);
+  EXPECT_EQ(*(*pool)->at<uint64_t>(aligned), 0xfeedfaceu);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, PersistBackendTest,

@@ -1,8 +1,8 @@
 #include "runtime/pool_header.h"
 
-#include <cstring>
-
 #include <gtest/gtest.h>
+
+#include <cstring>
 
 namespace nvobj {
 namespace {

@@ -3,6 +3,7 @@
 #include "runtime/pool.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,8 +14,6 @@
 #include <iterator>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "tests/testing/temp_dir.h"
 
@@ -234,8 +233,7 @@ TEST_F(PoolTest, RefusesNewerLayoutVersion) {
 
 TEST_F(PoolTest, RefusesTruncatedFile) {
   std::vector<char> file = make_closed_pool();
-  file.resize(file.size() - 4096);
-  write_file(path_, file);
+  ASSERT_EQ(::truncate(path_.c_str(), static_cast<off_t>(file.size()) - 4096), 0);
   expect_refused(StatusCode::kTruncated, "truncated");
 }
 
