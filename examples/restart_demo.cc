@@ -61,7 +61,8 @@ std::string when(uint64_t ns) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+// An escaping exception terminates with its message, which is what a CLI wants.
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   CLI::App app{"nvobj-demo: a run log that survives restarts and crashes"};
   std::string path = "/dev/shm/nvobj/default.pool", size_text = "64M", mode_text = "auto";
   std::string note = "hello from nvobj";

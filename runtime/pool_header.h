@@ -31,8 +31,8 @@ inline constexpr uint64_t kAnchorCount = kHeaderCopySize / sizeof(uint64_t);
 // that use the runtime directly may take the rest.
 inline constexpr uint64_t kFirstUserAnchor = 64;
 // Everything from kDataOffset to the pool's size belongs to the heap.
-inline constexpr uint64_t kDefaultDataOffset = 64 * 1024;
-inline constexpr uint64_t kMinPoolSize = 1 << 20;
+inline constexpr uint64_t kDefaultDataOffset = uint64_t{64} * 1024;
+inline constexpr uint64_t kMinPoolSize = uint64_t{1} << 20;
 
 enum HeaderFlags : uint32_t {
   kFlagDeviceUscValid = 1u << 0,  // device_id/device_usc hold a DAX device's state

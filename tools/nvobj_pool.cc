@@ -197,7 +197,7 @@ int cmd_grow(const std::string& path, const std::string& size_text, bool allow_u
 }  // namespace
 }  // namespace nvobj
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   CLI::App app{"nvobj-pool: create, inspect, check and grow nvobj pools"};
   app.require_subcommand(1);
   std::string log_level = "error";  // stderr carries only the one-line reason
@@ -236,4 +236,13 @@ int main(int argc, char** argv) {
   if (*check) return nvobj::cmd_check(path);
   if (*grow) return nvobj::cmd_grow(path, grow_size, allow_unsafe);
   return 2;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "nvobj-pool: %s\n", e.what());
+    return 1;
+  }
 }

@@ -45,7 +45,8 @@ struct BackendCase {
   const char* name;
   PersistBackend backend;
 };
-void PrintTo(const BackendCase& c, std::ostream* os) { *os << c.name; }
+// gtest looks this name up to print parameters.
+void PrintTo(const BackendCase& c, std::ostream* os) { *os << c.name; }  // NOLINT
 
 class PersistBackendTest : public ::testing::TestWithParam<BackendCase> {
  protected:

@@ -88,7 +88,7 @@ TEST_F(PoolTest, CreateOpenCloseReopen) {
     EXPECT_EQ((*pool)->mode(), Mode::kEmulated);
     EXPECT_TRUE((*pool)->was_clean_shutdown());
     uuid = (*pool)->uuid();
-    std::strcpy((*pool)->at<char>((*pool)->data_offset()), "hello pool");
+    std::memcpy((*pool)->at<char>((*pool)->data_offset()), "hello pool", sizeof("hello pool"));
     (*pool)->persister().persist((*pool)->at((*pool)->data_offset()), 11);
     ASSERT_TRUE((*pool)->close());
   }
@@ -128,7 +128,7 @@ TEST_F(PoolTest, ProcessDeathLeavesUncleanFlagAndReleasesLock) {
   if (child == 0) {
     auto pool = open();
     if (!pool) _exit(1);
-    std::strcpy((*pool)->at<char>((*pool)->data_offset()), "from child");
+    std::memcpy((*pool)->at<char>((*pool)->data_offset()), "from child", sizeof("from child"));
     (*pool)->persister().persist((*pool)->at((*pool)->data_offset()), 11);
     _exit(0);  // no destructors: like a crash
   }
@@ -351,14 +351,14 @@ TEST_F(PoolTest, GrowsWhileOpenAndKeepsAddresses) {
   Pool& p = **pool;
   char* base = p.base();
   char* old_last = p.at<char>(p.size() - 8);
-  std::strcpy(old_last, "old");
+  std::memcpy(old_last, "old", sizeof("old"));
   p.persister().persist(old_last, 4);
   ASSERT_TRUE(p.grow(5 * kMiB));
   EXPECT_EQ(p.size(), 5 * kMiB);
   EXPECT_EQ(p.base(), base);
   EXPECT_STREQ(old_last, "old");
   char* new_last = p.at<char>(p.size() - 8);
-  std::strcpy(new_last, "new");
+  std::memcpy(new_last, "new", sizeof("new"));
   p.persister().persist(new_last, 4);
   EXPECT_TRUE(p.contains(new_last, 8));
   ASSERT_TRUE(p.close());
