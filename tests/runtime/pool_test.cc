@@ -406,19 +406,23 @@ TEST_F(PoolTest, GrowConcurrentWithWriters) {
   ASSERT_TRUE(pool);
   Pool& p = **pool;
   std::atomic<bool> stop{false};
+  std::atomic<uint64_t> written{0};
   auto* counter = p.at<uint64_t>(p.data_offset());
   std::thread writer([&] {
     uint64_t n = 0;
-    while (!stop.load(std::memory_order_relaxed)) {
+    while (!stop.load(std::memory_order_acquire)) {
       __atomic_store_n(counter, ++n, __ATOMIC_RELAXED);
       p.persister().persist(counter, 8);
+      written.store(n, std::memory_order_release);
     }
   });
+  while (written.load(std::memory_order_acquire) == 0) std::this_thread::yield();
   for (uint64_t mib = 2; mib <= 16; ++mib) ASSERT_TRUE(p.grow(mib * kMiB));
-  stop = true;
+  stop.store(true, std::memory_order_release);
   writer.join();
   EXPECT_EQ(p.size(), 16 * kMiB);
-  EXPECT_GT(__atomic_load_n(counter, __ATOMIC_RELAXED), 0u);
+  // Every write to the old range landed through the remappings.
+  EXPECT_EQ(__atomic_load_n(counter, __ATOMIC_RELAXED), written.load());
 }
 
 TEST_F(PoolTest, ModesOnTmpfs) {
