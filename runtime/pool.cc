@@ -227,8 +227,8 @@ Result<std::unique_ptr<Pool>> Pool::create(const std::string& path, const Create
     if (!facts) return fail(facts.status());
     PoolHeader h0{}, h1{};
     if (facts->size >= 2 * kHeaderCopySize) {
-      NVOBJ_RETURN_IF_ERROR(read_exact(fd, &h0, sizeof h0, 0, path));
-      NVOBJ_RETURN_IF_ERROR(read_exact(fd, &h1, sizeof h1, kHeaderCopySize, path));
+      if (Status st = read_exact(fd, &h0, sizeof h0, 0, path); !st) return fail(st);
+      if (Status st = read_exact(fd, &h1, sizeof h1, kHeaderCopySize, path); !st) return fail(st);
     }
     if (!opts.overwrite && choose_header(h0, h1).chosen >= 0)
       return fail(Status(StatusCode::kAlreadyExists,
