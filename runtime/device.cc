@@ -1,6 +1,5 @@
 #include "runtime/device.h"
 
-#include <fmt/format.h>
 #include <libpmem2.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
@@ -12,6 +11,8 @@
 #include <filesystem>
 #include <fstream>
 #include <string_view>
+
+#include <fmt/format.h>
 
 #include "runtime/device_sysfs.h"
 #include "runtime/log.h"

@@ -1,7 +1,6 @@
 #include "runtime/pool.h"
 
 #include <fcntl.h>
-#include <fmt/format.h>
 #include <libpmem2.h>
 #include <linux/magic.h>
 #include <sys/file.h>
@@ -15,6 +14,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+
+#include <fmt/format.h>
 
 #include "runtime/log.h"
 
@@ -245,7 +246,8 @@ Result<std::unique_ptr<Pool>> Pool::create(const std::string& path, const Create
     if (::fsync(fd) != 0) return fail(status_from_errno(errno, fmt::format("fsync {}", path)));
   }
 
-  auto pool_or = open_fd(fd, path, opts.mode, size, std::max(opts.max_size, size), opts.persist);
+  auto pool_or = open_fd(fd, path, opts.mode, size, std::max(opts.max_size, size), opts.persist,
+                         /*private_mapping=*/false);
   if (!pool_or) return fail(pool_or.status());
   std::unique_ptr<Pool> pool = std::move(pool_or).value();
   // From here the Pool owns fd; failures below must not close it twice.
@@ -315,8 +317,8 @@ Result<std::unique_ptr<Pool>> Pool::open(const std::string& path, const OpenOpti
   const PoolHeader& h = copies[choice.chosen];
   if (Status s = validate_header(h, facts->size, path); !s) return fail(s);
 
-  auto pool_or =
-      open_fd(fd, path, opts.mode, h.size, std::max(opts.max_size, h.size), opts.persist);
+  auto pool_or = open_fd(fd, path, opts.mode, h.size, std::max(opts.max_size, h.size), opts.persist,
+                         opts.private_mapping);
   if (!pool_or) return fail(pool_or.status());
   std::unique_ptr<Pool> pool = std::move(pool_or).value();
   pool->header_ = h;
@@ -355,10 +357,11 @@ Result<std::unique_ptr<Pool>> Pool::open(const std::string& path, const OpenOpti
 
 Result<std::unique_ptr<Pool>> Pool::open_fd(int fd, const std::string& path, Mode mode,
                                             uint64_t size, uint64_t max_size,
-                                            const PersistOptions& persist) {
+                                            const PersistOptions& persist, bool private_mapping) {
   std::unique_ptr<Pool> pool(new Pool());
   pool->path_ = path;
   pool->fd_ = fd;
+  pool->private_ = private_mapping;
   // On failure below the caller still owns fd; Pool must not close it.
   auto disown = [&](Status s) -> Result<std::unique_ptr<Pool>> {
     pool->unmap_all();
@@ -453,6 +456,7 @@ Status Pool::map_range(uint64_t offset, uint64_t length) {
   pmem2_config_set_required_store_granularity(
       cfg, mode_ == Mode::kDax ? PMEM2_GRANULARITY_CACHE_LINE : PMEM2_GRANULARITY_PAGE);
   if (reservation_ != nullptr) pmem2_config_set_vm_reservation(cfg, reservation_, offset);
+  if (private_) pmem2_config_set_sharing(cfg, PMEM2_PRIVATE);
   pmem2_map* map = nullptr;
   int rc;
   {

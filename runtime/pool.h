@@ -60,6 +60,9 @@ struct OpenOptions {
   Mode mode = Mode::kAuto;
   uint64_t max_size = kDefaultMaxSize;
   bool allow_unsafe_shutdown = false;  // open even if the device lost data
+  // Copy-on-write mapping: every change (recovery included) stays in this
+  // process and the file is never written. For inspecting crash images.
+  bool private_mapping = false;
   PersistOptions persist;
 };
 
@@ -120,7 +123,7 @@ class Pool {
   // caller keeps ownership of fd.
   static Result<std::unique_ptr<Pool>> open_fd(int fd, const std::string& path, Mode mode,
                                                uint64_t size, uint64_t max_size,
-                                               const PersistOptions& persist);
+                                               const PersistOptions& persist, bool private_mapping);
   Status map_range(uint64_t offset, uint64_t length);
   Status write_header();  // seals header_ and writes copy 1 then copy 0
   void unmap_all();
@@ -128,6 +131,7 @@ class Pool {
   std::string path_;
   int fd_ = -1;
   bool devdax_ = false;
+  bool private_ = false;
   Mode mode_ = Mode::kAuto;
   uint64_t alignment_ = 4096;
   uint64_t reservation_size_ = 0;

@@ -1,8 +1,8 @@
 #include "runtime/pool_header.h"
 
-#include <fmt/format.h>
-
 #include <cstring>
+
+#include <fmt/format.h>
 
 #include "runtime/checksum.h"
 

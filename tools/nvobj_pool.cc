@@ -8,7 +8,8 @@
 // Exit status 0 on success; otherwise 1 with a one-line reason on stderr
 // (2 for usage errors, as CLI11 reports them).
 #include <fcntl.h>
-#include <fmt/format.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -16,11 +17,13 @@
 #include <string>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "runtime/checksum.h"
 #include "runtime/log.h"
 #include "runtime/pool.h"
+#include "runtime/pool_check.h"
 #include "runtime/units.h"
 
 namespace nvobj {
@@ -152,31 +155,30 @@ int cmd_info(const std::string& path, bool json) {
   return 0;
 }
 
-// Header-level checks; the allocator/recovery layers add theirs as they land.
+// Read-only: maps the file without write access and runs the shared pool
+// checks (runtime/pool_check.h); layers above add theirs as they land.
 int cmd_check(const std::string& path) {
   auto info = inspect_pool(path);
-  if (!info) return fail(info.status());
-  if (info->locked)
-    return fail(Status(StatusCode::kBusy, fmt::format("{} is open in another process; check a "
-                                                      "closed pool",
-                                                      path)));
-  int problems = 0;
-  auto report = [&](const std::string& what) {
-    std::fprintf(stderr, "nvobj-pool: %s: %s\n", path.c_str(), what.c_str());
-    ++problems;
-  };
-  for (int i = 0; i < 2; ++i)
-    if (info->choice.copy_state[i] != HeaderCheck::kValid)
-      report(fmt::format("header copy {} is {}", i, header_state_name(info->choice.copy_state[i])));
-  if (info->choice.needs_repair && problems == 0) report("header copies differ");
-  const PoolHeader& h = info->header;
-  if (h.size > info->file_size)
-    report(fmt::format("file has {} bytes but the header says {}", info->file_size, h.size));
-  if (h.layout_major != kLayoutMajor)
-    report(fmt::format("layout version {}.{} is not {}.x", h.layout_major, h.layout_minor,
-                       kLayoutMajor));
-  if (h.data_offset >= h.size) report("data offset beyond the pool");
-  if (problems > 0) return 1;
+  if (!info && info.status().code() != StatusCode::kCorrupt) return fail(info.status());
+  if (info && info->locked)
+    return fail(Status(StatusCode::kBusy,
+                       fmt::format("{} is open in another process; check a closed pool", path)));
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail(status_from_errno(errno, fmt::format("opening {}", path)));
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || st.st_size <= 0) {
+    ::close(fd);
+    return fail(Status(StatusCode::kIOError, fmt::format("cannot size {}", path)));
+  }
+  auto len = static_cast<size_t>(st.st_size);
+  void* base = ::mmap(nullptr, len, PROT_READ, MAP_SHARED, fd, 0);
+  ::close(fd);
+  if (base == MAP_FAILED) return fail(status_from_errno(errno, fmt::format("mapping {}", path)));
+  PoolCheckReport report = check_pool_bytes(static_cast<const char*>(base), len);
+  ::munmap(base, len);
+  for (const std::string& p : report.problems)
+    std::fprintf(stderr, "nvobj-pool: %s: %s\n", path.c_str(), p.c_str());
+  if (!report.clean()) return 1;
   std::printf("%s: clean\n", path.c_str());
   return 0;
 }

@@ -11,7 +11,6 @@
 // it for the dispatch comparison:
 //   valgrind --tool=callgrind build/bin/nvobj-micro-persist --only pmem2 --ops 100000
 #include <fcntl.h>
-#include <fmt/format.h>
 #include <libpmem2.h>
 #include <unistd.h>
 
@@ -25,6 +24,7 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
 #include "bench/common/bench_result.h"
 #include "runtime/log.h"

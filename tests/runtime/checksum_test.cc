@@ -1,9 +1,9 @@
 #include "runtime/checksum.h"
 
-#include <gtest/gtest.h>
-
 #include <cstring>
 #include <string>
+
+#include <gtest/gtest.h>
 
 namespace nvobj {
 namespace {

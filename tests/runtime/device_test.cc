@@ -3,12 +3,13 @@
 #include "runtime/device.h"
 
 #include <fcntl.h>
-#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+
+#include <gtest/gtest.h>
 
 #include "runtime/device_sysfs.h"
 #include "tests/testing/temp_dir.h"

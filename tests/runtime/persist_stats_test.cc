@@ -1,9 +1,9 @@
 #include "runtime/persist_stats.h"
 
-#include <gtest/gtest.h>
-
 #include <thread>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "runtime/persist.h"
 

@@ -3,10 +3,10 @@
 // write-back with the bytes as they were at that moment.
 #include "runtime/persist.h"
 
-#include <gtest/gtest.h>
-
 #include <cstring>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "runtime/pool.h"
 #include "tests/testing/temp_dir.h"

@@ -1,8 +1,8 @@
 #include "runtime/pool_header.h"
 
-#include <gtest/gtest.h>
-
 #include <cstring>
+
+#include <gtest/gtest.h>
 
 namespace nvobj {
 namespace {

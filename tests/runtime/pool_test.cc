@@ -3,7 +3,6 @@
 #include "runtime/pool.h"
 
 #include <fcntl.h>
-#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,6 +13,8 @@
 #include <iterator>
 #include <thread>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "tests/testing/temp_dir.h"
 

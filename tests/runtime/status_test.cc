@@ -1,8 +1,8 @@
 #include "runtime/status.h"
 
-#include <gtest/gtest.h>
-
 #include <cerrno>
+
+#include <gtest/gtest.h>
 
 namespace nvobj {
 namespace {

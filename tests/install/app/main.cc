@@ -1,8 +1,8 @@
 // Uses only installed headers: create a pool, persist a string, reopen it.
-#include <nvobj/runtime/pool.h>
-
 #include <cstdio>
 #include <cstring>
+
+#include <nvobj/runtime/pool.h>
 
 int main(int argc, char** argv) {
   if (argc != 2) return 2;
