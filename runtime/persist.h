@@ -47,6 +47,9 @@ inline uint64_t cache_lines_spanned(const void* p, size_t n) {
 class PersistHook {
  public:
   virtual ~PersistHook() = default;
+  // Called when a pool installs the hook, before any write-back through it,
+  // with the base address of the pool's mapping (offsets are addr - base).
+  virtual void on_attach(const char* /*base*/) {}
   virtual void on_writeback(const void* addr, size_t len) = 0;
   virtual void on_fence() = 0;
 };

@@ -4,6 +4,7 @@
 #include <libpmem2.h>
 #include <linux/magic.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -11,6 +12,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -30,39 +32,43 @@ Status pmem2_error(std::string_view what, const std::string& path) {
 
 uint64_t round_up(uint64_t v, uint64_t align) { return (v + align - 1) / align * align; }
 
-// libpmem2 reads PMEM2_FORCE_GRANULARITY at every pmem2_map_new(); emulated
-// mode sets it around the call so that tmpfs gets the cache-line flush path
-// (clwb/clflushopt + sfence), exactly what dax mode runs.
-class ForcedGranularity {
- public:
-  explicit ForcedGranularity(bool active) : active_(active) {
-    if (!active_) return;
-    mu().lock();
-    if (const char* old = std::getenv(kVar)) {
-      had_old_ = true;
-      old_ = old;
-    }
-    ::setenv(kVar, "CACHE_LINE", 1);
+// msync mode's write-back. libpmem2 1.12's page-granularity flush loops
+// forever on mappings it did not create (pmem2_map_from_existing), so nvobj
+// does what it would: msync(MS_SYNC) the pages spanned. A failed msync means
+// the data may not be durable and there is no caller to tell, so stop.
+void msync_flush(const void* addr, size_t len) {
+  if (len == 0) return;
+  static const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  auto start = reinterpret_cast<uintptr_t>(addr) & ~(page - 1);
+  size_t span = reinterpret_cast<uintptr_t>(addr) + len - start;
+  while (::msync(reinterpret_cast<void*>(start), span, MS_SYNC) != 0) {
+    if (errno == EINTR) continue;
+    std::fprintf(stderr, "nvobj: msync(%p, %zu) failed: %s; stopping to avoid losing data\n",
+                 reinterpret_cast<void*>(start), span, std::strerror(errno));
+    std::abort();
   }
-  ~ForcedGranularity() {
-    if (!active_) return;
-    if (had_old_)
-      ::setenv(kVar, old_.c_str(), 1);
-    else
-      ::unsetenv(kVar);
-    mu().unlock();
-  }
+}
+void msync_drain() {}
+void* msync_memcpy(void* dst, const void* src, size_t n, unsigned /*flags*/) {
+  std::memcpy(dst, src, n);
+  msync_flush(dst, n);
+  return dst;
+}
 
- private:
-  static std::mutex& mu() {
-    static std::mutex m;
-    return m;
-  }
-  static constexpr const char* kVar = "PMEM2_FORCE_GRANULARITY";
-  bool active_;
-  bool had_old_ = false;
-  std::string old_;
-};
+// Reserves `size` bytes of address space aligned to `align` (huge-page
+// friendly, and what device DAX requires). nvobj keeps its own reservation:
+// libpmem2 1.12's reservations leak their alignment padding on delete.
+char* reserve_range(uint64_t size, uint64_t align) {
+  uint64_t span = size + align;
+  void* p = ::mmap(nullptr, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) return nullptr;
+  auto start = reinterpret_cast<uintptr_t>(p);
+  uintptr_t aligned = (start + align - 1) / align * align;
+  if (aligned > start) ::munmap(p, aligned - start);
+  uintptr_t end = aligned + size;
+  if (start + span > end) ::munmap(reinterpret_cast<void*>(end), start + span - end);
+  return reinterpret_cast<char*>(aligned);
+}
 
 bool on_tmpfs(int fd) {
   struct statfs sfs;
@@ -372,6 +378,7 @@ Result<std::unique_ptr<Pool>> Pool::open_fd(int fd, const std::string& path, Mod
   auto facts = file_facts(fd, path);
   if (!facts) return disown(facts.status());
   pool->devdax_ = facts->is_device;
+  pool->device_ = probe_device(fd, /*dax=*/false);
   if (pmem2_source_from_fd(&pool->source_, fd) != 0)
     return disown(pmem2_error("reading mapping source", path));
   size_t align = 0;
@@ -385,26 +392,23 @@ Result<std::unique_ptr<Pool>> Pool::open_fd(int fd, const std::string& path, Mod
                                      "alignment {}",
                                      path, size, pool->alignment_)));
 
-  if (!pool->devdax_) {
-    // A smaller reservation only limits growth, so under an address-space
-    // limit (ulimit -v, valgrind) settle for less, down to the pool itself.
-    uint64_t want = round_up(max_size, pool->alignment_);
-    uint64_t tried = want;
-    while (pmem2_vm_reservation_new(&pool->reservation_, nullptr, tried) != 0) {
-      if (tried == size)
-        return disown(pmem2_error(fmt::format("reserving {} bytes of address space", size), path));
-      tried = std::max(size, round_up(tried / 2, pool->alignment_));
-    }
-    if (tried < want)
-      log().warn(
-          "{}: reserved {} MiB of address space instead of {} MiB; the pool can grow to "
-          "that size until reopened",
-          path, tried >> 20, want >> 20);
-    pool->reservation_size_ = tried;
-    pool->base_ = static_cast<char*>(pmem2_vm_reservation_get_address(pool->reservation_));
-  } else {
-    pool->reservation_size_ = size;
+  // A smaller reservation only limits growth, so under an address-space
+  // limit (ulimit -v, valgrind) settle for less, down to the pool itself.
+  uint64_t map_align = std::max<uint64_t>(pool->alignment_, uint64_t{2} << 20);
+  uint64_t want = pool->devdax_ ? size : round_up(max_size, pool->alignment_);
+  uint64_t tried = want;
+  while ((pool->base_ = reserve_range(tried, map_align)) == nullptr) {
+    if (tried == size)
+      return disown(status_from_errno(
+          errno, fmt::format("{}: reserving {} bytes of address space", path, size)));
+    tried = std::max(size, round_up(tried / 2, pool->alignment_));
   }
+  if (tried < want)
+    log().warn(
+        "{}: reserved {} MiB of address space instead of {} MiB; the pool can grow to "
+        "that size until reopened",
+        path, tried >> 20, want >> 20);
+  pool->reservation_size_ = tried;
 
   // Resolve the mode: try what was asked (auto: dax first), fall back as
   // DESIGN.md says, and say which one it is.
@@ -437,35 +441,47 @@ Result<std::unique_ptr<Pool>> Pool::open_fd(int fd, const std::string& path, Mod
   pool->mode_ = resolved;
   if (resolved == Mode::kEmulated)
     log().warn("{}: emulated mode: {}", path, mode_durability(Mode::kEmulated));
-  if (pool->devdax_) pool->base_ = static_cast<char*>(pmem2_map_get_address(pool->maps_[0]));
   pool->size_.store(size, std::memory_order_release);
 
   pmem2_map* m = pool->maps_[0];
   pool->pmem2_persister_ =
-      Persister::pmem2(pmem2_get_flush_fn(m), pmem2_get_drain_fn(m), pmem2_get_memcpy_fn(m));
+      resolved == Mode::kMsync
+          ? Persister::pmem2(msync_flush, msync_drain, msync_memcpy)
+          : Persister::pmem2(pmem2_get_flush_fn(m), pmem2_get_drain_fn(m), pmem2_get_memcpy_fn(m));
   if (Status s = pool->set_persist_backend(persist); !s) return disown(s);
-  pool->device_ = probe_device(fd, resolved == Mode::kDax);
+  if (resolved == Mode::kDax) pool->device_ = probe_device(fd, /*dax=*/true);
   return pool;
 }
 
 Status Pool::map_range(uint64_t offset, uint64_t length) {
-  pmem2_config* cfg = nullptr;
-  if (pmem2_config_new(&cfg) != 0) return pmem2_error("pmem2_config_new", path_);
-  pmem2_config_set_offset(cfg, offset);
-  pmem2_config_set_length(cfg, length);
-  pmem2_config_set_required_store_granularity(
-      cfg, mode_ == Mode::kDax ? PMEM2_GRANULARITY_CACHE_LINE : PMEM2_GRANULARITY_PAGE);
-  if (reservation_ != nullptr) pmem2_config_set_vm_reservation(cfg, reservation_, offset);
-  if (private_) pmem2_config_set_sharing(cfg, PMEM2_PRIVATE);
-  pmem2_map* map = nullptr;
-  int rc;
-  {
-    ForcedGranularity force(mode_ == Mode::kEmulated);
-    rc = pmem2_map_new(&map, cfg, source_);
+  // dax on a file system needs MAP_SYNC so that the file's metadata is
+  // durable whenever data is; device DAX is always synchronous.
+  bool sync = mode_ == Mode::kDax && !devdax_ && !private_;
+  int flags =
+      MAP_FIXED | (private_ ? MAP_PRIVATE : (sync ? MAP_SHARED_VALIDATE | MAP_SYNC : MAP_SHARED));
+  char* at = base_ + offset;
+  void* p = ::mmap(at, length, PROT_READ | PROT_WRITE, flags, fd_, static_cast<off_t>(offset));
+  if (p == MAP_FAILED) {
+    int err = errno;
+    // Keep the range reserved whatever the failed mmap left there.
+    ::mmap(at, length, PROT_NONE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (sync && (err == EOPNOTSUPP || err == EINVAL))
+      return Status(StatusCode::kNotSupported,
+                    fmt::format("{}: the file system does not support MAP_SYNC", path_));
+    return status_from_errno(
+        err, fmt::format("mapping {} bytes of {} at offset {}", length, path_, offset));
   }
-  pmem2_config_delete(&cfg);
-  if (rc != 0)
-    return pmem2_error(fmt::format("mapping {} bytes at offset {}", length, offset), path_);
+  // libpmem2 supplies the flush/drain/copy functions for the granularity:
+  // eADR needs no flush, ADR (and emulation) flushes cache lines, msync pages.
+  pmem2_granularity gran = PMEM2_GRANULARITY_PAGE;
+  if (mode_ == Mode::kDax)
+    gran = device_.persistence_domain == "cpu_cache" ? PMEM2_GRANULARITY_BYTE
+                                                     : PMEM2_GRANULARITY_CACHE_LINE;
+  else if (mode_ == Mode::kEmulated)
+    gran = PMEM2_GRANULARITY_CACHE_LINE;
+  pmem2_map* map = nullptr;
+  if (pmem2_map_from_existing(&map, source_, at, length, gran) != 0)
+    return pmem2_error(fmt::format("registering {} bytes at offset {}", length, offset), path_);
   maps_.push_back(map);
   return Status::ok();
 }
@@ -475,7 +491,10 @@ Status Pool::set_persist_backend(const PersistOptions& opts) {
   switch (opts.backend) {
     case PersistBackend::kPmem2: persister_ = pmem2_persister_; break;
     case PersistBackend::kNoop: persister_ = Persister::noop(); break;
-    case PersistBackend::kHook: persister_ = Persister::hook(opts.hook); break;
+    case PersistBackend::kHook:
+      opts.hook->on_attach(base_);
+      persister_ = Persister::hook(opts.hook);
+      break;
   }
   return Status::ok();
 }
@@ -546,16 +565,12 @@ Status Pool::close() {
 }
 
 void Pool::unmap_all() {
-  for (auto it = maps_.rbegin(); it != maps_.rend(); ++it) {
-    pmem2_map* m = *it;
-    pmem2_map_delete(&m);
-  }
+  for (pmem2_map* m : maps_) pmem2_map_delete(&m);  // objects only: nvobj owns the mappings
   maps_.clear();
-  if (reservation_ != nullptr) pmem2_vm_reservation_delete(&reservation_);
-  reservation_ = nullptr;
+  if (base_ != nullptr) ::munmap(base_, reservation_size_);
+  base_ = nullptr;
   if (source_ != nullptr) pmem2_source_delete(&source_);
   source_ = nullptr;
-  base_ = nullptr;
 }
 
 Pool::~Pool() {

@@ -34,7 +34,6 @@
 
 struct pmem2_map;
 struct pmem2_source;
-struct pmem2_vm_reservation;
 
 namespace nvobj {
 
@@ -44,7 +43,7 @@ inline constexpr uint64_t kDefaultMaxSize = uint64_t{64} << 30;
 
 struct PersistOptions {
   PersistBackend backend = PersistBackend::kPmem2;
-  PersistHook* hook = nullptr;  // required for kHook
+  PersistHook* hook = nullptr;  // required for kHook; must outlive the pool
 };
 
 struct CreateOptions {
@@ -136,7 +135,6 @@ class Pool {
   uint64_t alignment_ = 4096;
   uint64_t reservation_size_ = 0;
   pmem2_source* source_ = nullptr;
-  pmem2_vm_reservation* reservation_ = nullptr;
   std::vector<pmem2_map*> maps_;
   char* base_ = nullptr;
   std::atomic<uint64_t> size_{0};

@@ -461,6 +461,28 @@ TEST(PoolDiskTest, AutoPicksMsyncOnAnOrdinaryFileSystem) {
   EXPECT_EQ((*reopened)->size(), 2 * kMiB);
 }
 
+size_t mapping_count() {
+  std::ifstream maps("/proc/self/maps");
+  size_t n = 0;
+  for (std::string line; std::getline(maps, line);) ++n;
+  return n;
+}
+
+// Opening and closing must give back every mapping and all the address space
+// reserved for growth (libpmem2 1.12's own reservations leaked both).
+TEST_F(PoolTest, OpenCloseReleasesAddressSpace) {
+  ASSERT_TRUE(create());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(open());  // warm up logging, libpmem2 init
+  size_t before = mapping_count();
+  for (int i = 0; i < 300; ++i) {
+    auto pool = open();
+    ASSERT_TRUE(pool) << pool.status().to_string();
+    ASSERT_TRUE((*pool)->grow((*pool)->size() + 64 * 1024)) << "grow maps a second range";
+    ASSERT_TRUE((*pool)->close());
+  }
+  EXPECT_LE(mapping_count(), before + 2) << "open/close leaked mappings";
+}
+
 TEST_F(PoolTest, InspectReadsHeaderWithoutOpening) {
   auto pool = create();
   ASSERT_TRUE(pool);
