@@ -92,4 +92,14 @@ class [[nodiscard]] Result {
     if (!nvobj_status_.is_ok()) return nvobj_status_; \
   } while (0)
 
+// Declares `lhs` from a Result-returning expression, or returns its Status.
+#define NVOBJ_CONCAT_INNER_(a, b) a##b
+#define NVOBJ_CONCAT_(a, b) NVOBJ_CONCAT_INNER_(a, b)
+#define NVOBJ_ASSIGN_OR_RETURN(lhs, expr) \
+  NVOBJ_ASSIGN_OR_RETURN_IMPL_(NVOBJ_CONCAT_(nvobj_result_, __LINE__), lhs, expr)
+#define NVOBJ_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
+  auto tmp = (expr);                                 \
+  if (!tmp.is_ok()) return tmp.status();             \
+  lhs = std::move(*tmp)
+
 #endif  // NVOBJ_RUNTIME_STATUS_H_
