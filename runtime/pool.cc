@@ -575,6 +575,7 @@ void Pool::unmap_all() {
 
 Pool::~Pool() {
   if (Status s = close(); !s) log().error("closing pool {}: {}", path_, s.to_string());
+  unmap_all();  // a pool that failed to open has mappings but no fd of its own
 }
 
 Result<PoolInspection> inspect_pool(const std::string& path) {
