@@ -45,64 +45,18 @@ namespace {
 
 uint64_t round_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
-// Live allocators by uid, so that a thread's exit can give back the runs its
-// cache owns without touching an allocator that is already gone.
-std::mutex& registry_mu() {
-  static std::mutex mu;
-  return mu;
-}
-std::unordered_map<uint64_t, Allocator*>& registry() {
-  static std::unordered_map<uint64_t, Allocator*> r;
-  return r;
-}
-std::atomic<uint64_t> next_uid{1};
-
-struct TlsSlot {
-  uint64_t uid;
-  void* cache;
-};
-
-}  // namespace
-
-// Gives the allocator's private parts to the thread-exit hook below.
-struct AllocatorAccess {
-  static void release(Allocator* a, void* cache) {
-    a->release_cache(static_cast<Allocator::ThreadCache*>(cache));
-  }
-};
-
-namespace {
-
-struct ThreadCaches {
-  std::vector<TlsSlot> slots;
-  ~ThreadCaches() {
-    std::lock_guard lock(registry_mu());
-    for (const TlsSlot& s : slots) {
-      auto it = registry().find(s.uid);
-      if (it != registry().end()) AllocatorAccess::release(it->second, s.cache);
-    }
-  }
-};
-thread_local ThreadCaches tls_caches;
-
 }  // namespace
 
 Allocator::Allocator(Pool& pool, const AllocatorOptions& opts)
     : pool_(pool),
       opts_(opts),
-      uid_(next_uid.fetch_add(1)),
       heap_begin_(heap_begin_for(pool.data_offset())),
       heap_end_(pool.size()),
       max_chunks_(pool.max_size() / kChunkSize + 1) {
   chunk_runs_.reset(new std::atomic<Run*>[max_chunks_]());
-  std::lock_guard lock(registry_mu());
-  registry()[uid_] = this;
 }
 
-Allocator::~Allocator() {
-  std::lock_guard lock(registry_mu());
-  registry().erase(uid_);
-}
+Allocator::~Allocator() { unregister_owner(); }
 
 std::unique_ptr<Allocator> Allocator::create_empty(Pool& pool, const AllocatorOptions& opts) {
   std::unique_ptr<Allocator> a(new Allocator(pool, opts));
@@ -114,27 +68,16 @@ std::unique_ptr<Allocator> Allocator::create_empty(Pool& pool, const AllocatorOp
 
 // --- thread caches -----------------------------------------------------------
 
-Allocator::ThreadCache& Allocator::cache() {
-  auto& slots = tls_caches.slots;
-  if (!slots.empty() && slots[0].uid == uid_) return *static_cast<ThreadCache*>(slots[0].cache);
-  for (size_t i = 1; i < slots.size(); ++i) {
-    if (slots[i].uid == uid_) {
-      std::swap(slots[0], slots[i]);
-      return *static_cast<ThreadCache*>(slots[0].cache);
-    }
-  }
-  if (slots.size() >= 8) {  // forget allocators that are gone
-    std::lock_guard lock(registry_mu());
-    std::erase_if(slots, [](const TlsSlot& s) { return !registry().contains(s.uid); });
-  }
-  ThreadCache* c;
-  {
-    std::lock_guard lock(caches_mu_);
-    caches_.push_back(std::make_unique<ThreadCache>());
-    c = caches_.back().get();
-  }
-  slots.insert(slots.begin(), TlsSlot{uid_, c});
-  return *c;
+Allocator::ThreadCache& Allocator::cache() { return *static_cast<ThreadCache*>(thread_state()); }
+
+void* Allocator::make_thread_state() {
+  std::lock_guard lock(caches_mu_);
+  caches_.push_back(std::make_unique<ThreadCache>());
+  return caches_.back().get();
+}
+
+void Allocator::release_thread_state(void* state) {
+  release_cache(static_cast<ThreadCache*>(state));
 }
 
 void Allocator::release_cache(ThreadCache* c) {
@@ -403,6 +346,11 @@ bool Allocator::is_allocated(uint64_t header) const {
 }
 
 // --- statistics ----------------------------------------------------------------
+
+HeapUsage Allocator::usage() const {
+  AllocatorStats s = stats();
+  return {s.heap_bytes, s.live_bytes, s.live_objects, s.free_bytes};
+}
 
 AllocatorStats Allocator::stats() const {
   AllocatorStats s;

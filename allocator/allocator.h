@@ -38,6 +38,7 @@
 #include "allocator/live_bitmap.h"
 #include "allocator/size_classes.h"
 #include "runtime/heap.h"
+#include "runtime/per_thread.h"
 #include "runtime/pool.h"
 
 namespace nvobj::alloc {
@@ -80,7 +81,7 @@ struct RebuildError {
   std::string what;
 };
 
-class Allocator final : public Heap {
+class Allocator final : public Heap, private PerThreadOwner {
  public:
   // An empty heap over the pool's whole data area (a new pool).
   static std::unique_ptr<Allocator> create_empty(Pool& pool, const AllocatorOptions& opts);
@@ -101,6 +102,8 @@ class Allocator final : public Heap {
   Result<uint64_t> allocate(uint64_t size, uint32_t class_id) override;
   void deallocate(uint64_t payload_offset) override;
   uint64_t usable_size(uint64_t payload_offset) const override;
+  HeapUsage usage() const override;
+  Status checkpoint() override { return save_snapshot(); }
 
   // Writes the allocator state into the pool (as an object of its own) and
   // points the snapshot anchor at it; part of a clean close. No allocation
@@ -137,14 +140,13 @@ class Allocator final : public Heap {
   Status grow_for(uint64_t bytes);            // caller holds pages_mu_
   Run* new_run(uint64_t chunk_off, int cls);
   void release_cache(ThreadCache* c);
+  void* make_thread_state() override;
+  void release_thread_state(void* state) override;
   void write_header(uint64_t header_off, uint32_t class_id, uint32_t size_word);
   uint64_t chunk_index(uint64_t off) const { return (off - heap_begin_) / kChunkSize; }
 
-  friend struct AllocatorAccess;
-
   Pool& pool_;
   AllocatorOptions opts_;
-  uint64_t uid_;
   uint64_t heap_begin_;
   std::atomic<uint64_t> heap_end_;
   std::unique_ptr<std::atomic<Run*>[]> chunk_runs_;  // by chunk index, up to max_size

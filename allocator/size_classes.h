@@ -9,6 +9,8 @@
 #include <array>
 #include <cstdint>
 
+#include "runtime/object_header.h"
+
 namespace nvobj::alloc {
 
 inline constexpr uint64_t kChunkSize = 64 * 1024;  // one run of small blocks
@@ -50,6 +52,13 @@ inline int size_class_for(uint64_t block_bytes) {
 
 inline constexpr uint32_t blocks_per_run(int cls) {
   return static_cast<uint32_t>(kChunkSize / kBlockSizes[cls]);
+}
+
+// Bytes an object's block or extent spans (header included), from its
+// header's size word; 0 if the size word is invalid.
+inline uint64_t span_bytes(uint32_t size_word) {
+  if (size_word & kLargeBit) return uint64_t{size_word & ~kLargeBit} * kPageSize;
+  return size_word < kNumClasses ? kBlockSizes[size_word] : 0;
 }
 
 }  // namespace nvobj::alloc

@@ -10,6 +10,13 @@
 
 namespace nvobj {
 
+struct HeapUsage {
+  uint64_t heap_bytes = 0;  // the pool's data area managed by the heap
+  uint64_t live_bytes = 0;  // allocated, headers and size-class rounding included
+  uint64_t live_objects = 0;
+  uint64_t free_bytes = 0;
+};
+
 class Heap {
  public:
   virtual ~Heap() = default;
@@ -23,6 +30,10 @@ class Heap {
   virtual void deallocate(uint64_t payload_offset) = 0;
   // Payload bytes usable in an allocated object (>= the size asked for).
   virtual uint64_t usable_size(uint64_t payload_offset) const = 0;
+  virtual HeapUsage usage() const = 0;
+  // Saves the heap's volatile state in the pool so that the next open needs
+  // no scan (part of a clean close; no allocation may follow).
+  virtual Status checkpoint() = 0;
 };
 
 }  // namespace nvobj
