@@ -53,7 +53,7 @@ Allocator::Allocator(Pool& pool, const AllocatorOptions& opts)
       heap_begin_(heap_begin_for(pool.data_offset())),
       heap_end_(pool.size()),
       max_chunks_(pool.max_size() / kChunkSize + 1) {
-  chunk_runs_.reset(new std::atomic<Run*>[max_chunks_]());
+  chunk_runs_ = ZeroedArray<std::atomic<Run*>>(max_chunks_);
 }
 
 Allocator::~Allocator() { unregister_owner(); }
@@ -343,6 +343,19 @@ bool Allocator::is_allocated(uint64_t header) const {
   if (r == nullptr || (header - r->base) % r->block != 0) return false;
   uint64_t i = (header - r->base) / r->block;
   return i < r->nblocks && ((r->bits[i / 64].load(std::memory_order_acquire) >> (i % 64)) & 1);
+}
+
+void Allocator::for_each_allocated(const std::function<void(uint64_t, uint64_t)>& fn) const {
+  uint64_t nchunks = (heap_end_.load() - heap_begin_ + kChunkSize - 1) / kChunkSize;
+  for (uint64_t c = 0; c < nchunks; ++c) {
+    Run* r = chunk_runs_[c].load(std::memory_order_acquire);
+    if (r == nullptr) continue;
+    for (uint32_t i = 0; i < r->nblocks; ++i)
+      if ((r->bits[i / 64].load(std::memory_order_acquire) >> (i % 64)) & 1)
+        fn(r->base + uint64_t{i} * r->block, r->block);
+  }
+  std::lock_guard lock(pages_mu_);
+  for (auto& [off, bytes] : large_) fn(off, bytes);
 }
 
 // --- statistics ----------------------------------------------------------------

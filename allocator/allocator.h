@@ -29,6 +29,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -40,6 +41,7 @@
 #include "runtime/heap.h"
 #include "runtime/per_thread.h"
 #include "runtime/pool.h"
+#include "runtime/zeroed_array.h"
 
 namespace nvobj::alloc {
 
@@ -119,6 +121,9 @@ class Allocator final : public Heap, private PerThreadOwner {
   uint64_t heap_begin() const { return heap_begin_; }
   // Whether `header_off` is the header of a currently allocated object.
   bool is_allocated(uint64_t header_off) const;
+  // Calls fn(header_off, block_bytes) for every allocated object, in no
+  // particular order. No allocation or free may run concurrently.
+  void for_each_allocated(const std::function<void(uint64_t, uint64_t)>& fn) const;
 
  private:
   struct Run;
@@ -149,7 +154,7 @@ class Allocator final : public Heap, private PerThreadOwner {
   AllocatorOptions opts_;
   uint64_t heap_begin_;
   std::atomic<uint64_t> heap_end_;
-  std::unique_ptr<std::atomic<Run*>[]> chunk_runs_;  // by chunk index, up to max_size
+  ZeroedArray<std::atomic<Run*>> chunk_runs_;  // by chunk index, up to max_size
   uint64_t max_chunks_;
   std::array<ClassState, kNumClasses> classes_;
 

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "runtime/object_header.h"
+#include "runtime/zeroed_array.h"
 
 namespace nvobj::alloc {
 
@@ -18,7 +19,7 @@ class LiveBitmap {
       : begin_(heap_begin),
         end_(heap_end),
         nwords_((heap_end - heap_begin) / kObjectGranule / 64 + 1),
-        words_(new std::atomic<uint64_t>[nwords_]()) {}
+        words_(nwords_) {}
 
   uint64_t begin() const { return begin_; }
   uint64_t end() const { return end_; }
@@ -54,7 +55,7 @@ class LiveBitmap {
 
  private:
   uint64_t begin_, end_, nwords_;
-  std::unique_ptr<std::atomic<uint64_t>[]> words_;
+  ZeroedArray<std::atomic<uint64_t>> words_;
 };
 
 }  // namespace nvobj::alloc

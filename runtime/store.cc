@@ -74,7 +74,7 @@ Store::Store(std::unique_ptr<Pool> pool, std::unique_ptr<Heap> heap, ClassTable 
       classes_(std::move(classes)),
       report_(report),
       retire_(*pool_),
-      class_cache_(new std::atomic<uint32_t>[kClassCacheSize]()) {}
+      class_cache_(kClassCacheSize) {}
 
 Result<std::unique_ptr<Store>> Store::make(std::unique_ptr<Pool> pool, std::unique_ptr<Heap> heap,
                                            ClassTable classes, OpenReport report) {

@@ -43,6 +43,7 @@
 #include "runtime/pool.h"
 #include "runtime/pptr.h"
 #include "runtime/redo_log.h"
+#include "runtime/zeroed_array.h"
 
 namespace nvobj {
 
@@ -233,7 +234,7 @@ class Store : private PerThreadOwner {
   ClassTable classes_;
   OpenReport report_;
   mutable RetireTracker retire_;
-  std::unique_ptr<std::atomic<uint32_t>[]> class_cache_;
+  ZeroedArray<std::atomic<uint32_t>> class_cache_;
   std::array<ProxyShard, kProxyShards> proxies_;
 
   // Log writers: one per thread that committed a block; kept for reuse.

@@ -2,7 +2,8 @@
 //
 //   nvobj-pool create PATH --size 256M [--mode auto|dax|emulated|msync] [--force]
 //   nvobj-pool info PATH [--json]
-//   nvobj-pool check PATH
+//   nvobj-pool check PATH [--json]   (exit 0 when consistent)
+//   nvobj-pool check PATH --repair   (runs recovery, then checks again)
 //   nvobj-pool grow PATH --size 1G
 //
 // Exit status 0 on success; otherwise 1 with a one-line reason on stderr
@@ -20,6 +21,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "recovery/check.h"
+#include "recovery/store_open.h"
 #include "runtime/checksum.h"
 #include "runtime/log.h"
 #include "runtime/pool.h"
@@ -155,14 +158,28 @@ int cmd_info(const std::string& path, bool json) {
   return 0;
 }
 
-// Read-only: maps the file without write access and runs the shared pool
-// checks (runtime/pool_check.h); layers above add theirs as they land.
-int cmd_check(const std::string& path) {
+// Read-only: the header and layout checks on a read-only mapping
+// (runtime/pool_check.h), then the heap checks on a copy-on-write mapping
+// (recovery/check.h): nothing is written to the pool.
+int cmd_check(const std::string& path, bool json, bool repair) {
   auto info = inspect_pool(path);
   if (!info && info.status().code() != StatusCode::kCorrupt) return fail(info.status());
   if (info && info->locked)
     return fail(Status(StatusCode::kBusy,
                        fmt::format("{} is open in another process; check a closed pool", path)));
+  if (repair) {
+    StoreOptions o;
+    o.force_recovery = true;
+    auto store = open_store(path, o);
+    if (!store) return fail(store.status());
+    const OpenReport& r = (*store)->open_report();
+    if (!json)
+      std::printf("%s: recovered: %llu blocks replayed, %llu dropped, %llu live objects\n",
+                  path.c_str(), static_cast<unsigned long long>(r.logs_replayed),
+                  static_cast<unsigned long long>(r.logs_dropped),
+                  static_cast<unsigned long long>(r.objects));
+    if (Status s = (*store)->close(); !s) return fail(s);
+  }
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return fail(status_from_errno(errno, fmt::format("opening {}", path)));
   struct stat st;
@@ -176,10 +193,48 @@ int cmd_check(const std::string& path) {
   if (base == MAP_FAILED) return fail(status_from_errno(errno, fmt::format("mapping {}", path)));
   PoolCheckReport report = check_pool_bytes(static_cast<const char*>(base), len);
   ::munmap(base, len);
-  for (const std::string& p : report.problems)
-    std::fprintf(stderr, "nvobj-pool: %s: %s\n", path.c_str(), p.c_str());
-  if (!report.clean()) return 1;
-  std::printf("%s: clean\n", path.c_str());
+  std::vector<std::string> problems = report.problems;
+  recovery::HeapCheckReport heap;
+  if (report.clean()) {
+    auto h = recovery::check_heap(path);
+    if (!h) return fail(h.status());
+    heap = std::move(*h);
+    problems.insert(problems.end(), heap.problems.begin(), heap.problems.end());
+  }
+  if (json) {
+    nlohmann::json j;
+    j["path"] = path;
+    j["consistent"] = problems.empty();
+    j["problems"] = problems;
+    j["clean_shutdown"] = heap.clean_shutdown;
+    j["snapshot_found"] = heap.snapshot_found;
+    j["logs_to_replay"] = heap.logs_to_replay;
+    j["logs_to_drop"] = heap.logs_to_drop;
+    j["reachable_objects"] = heap.reachable_objects;
+    j["reachable_bytes"] = heap.reachable_bytes;
+    j["allocated_objects"] = heap.allocated_objects;
+    j["allocated_bytes"] = heap.allocated_bytes;
+    j["leaked_objects"] = heap.leaked_objects;
+    j["leaked_bytes"] = heap.leaked_bytes;
+    j["objects_by_class"] = heap.objects_by_class;
+    std::printf("%s\n", j.dump(2).c_str());
+  } else {
+    for (const std::string& p : problems)
+      std::fprintf(stderr, "nvobj-pool: %s: %s\n", path.c_str(), p.c_str());
+  }
+  if (!problems.empty()) return 1;
+  if (!json) {
+    std::printf("%s: clean: %llu reachable objects (%llu bytes), %llu allocated, no leak\n",
+                path.c_str(), static_cast<unsigned long long>(heap.reachable_objects),
+                static_cast<unsigned long long>(heap.reachable_bytes),
+                static_cast<unsigned long long>(heap.allocated_objects));
+    if (!heap.clean_shutdown)
+      std::printf(
+          "%s: not closed cleanly: the next open recovers (replays %llu blocks, drops "
+          "%llu)\n",
+          path.c_str(), static_cast<unsigned long long>(heap.logs_to_replay),
+          static_cast<unsigned long long>(heap.logs_to_drop));
+  }
   return 0;
 }
 
@@ -219,6 +274,9 @@ int run(int argc, char** argv) {
 
   auto* check = app.add_subcommand("check", "verify a closed pool without changing it");
   check->add_option("path", path)->required();
+  check->add_flag("--json", json, "machine-readable report");
+  bool repair = false;
+  check->add_flag("--repair", repair, "run crash recovery on the pool first (changes it)");
 
   std::string grow_size;
   auto* grow = app.add_subcommand("grow", "grow a pool in place");
@@ -235,7 +293,7 @@ int run(int argc, char** argv) {
   }
   if (*create) return nvobj::cmd_create(path, size, mode, force);
   if (*info) return nvobj::cmd_info(path, json);
-  if (*check) return nvobj::cmd_check(path);
+  if (*check) return nvobj::cmd_check(path, json, repair);
   if (*grow) return nvobj::cmd_grow(path, grow_size, allow_unsafe);
   return 2;
 }
