@@ -17,10 +17,15 @@
 namespace nvobj::recovery {
 
 Result<HeapCheckReport> check_heap(const std::string& path, unsigned threads) {
-  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
   OpenOptions o;
-  o.private_mapping = true;  // nothing below reaches the file
+  o.private_mapping = true;  // nothing the check does reaches the file
   NVOBJ_ASSIGN_OR_RETURN(std::unique_ptr<Pool> pool, Pool::open(path, o));
+  return check_heap(*pool, threads);
+}
+
+HeapCheckReport check_heap(Pool& p, unsigned threads) {
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  Pool* pool = &p;
   HeapCheckReport r;
   r.clean_shutdown = pool->was_clean_shutdown();
 

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/pool.h"
 #include "runtime/status.h"
 
 namespace nvobj::recovery {
@@ -38,6 +39,9 @@ struct HeapCheckReport {
 // Fails only when the pool cannot be opened at all (not a pool, busy...);
 // damage found inside is reported in `problems`.
 Result<HeapCheckReport> check_heap(const std::string& path, unsigned threads = 0);
+// The same on a pool already open with a private (copy-on-write) mapping;
+// the log replay the check performs changes that mapping.
+HeapCheckReport check_heap(Pool& pool, unsigned threads = 0);
 
 }  // namespace nvobj::recovery
 

@@ -102,13 +102,15 @@ Result<Recovered> recover_pool(Pool& pool, const StoreOptions& opts) {
 
 }  // namespace recovery
 
-Result<std::unique_ptr<Store>> open_store(const std::string& path, const StoreOptions& opts) {
+namespace {
+
+// The heap of an open pool: from the clean-close snapshot, or recovered.
+Result<recovery::Recovered> open_heap(Pool& pool, const StoreOptions& opts) {
   auto t0 = Clock::now();
-  NVOBJ_ASSIGN_OR_RETURN(std::unique_ptr<Pool> pool, Pool::open(path, opts.open));
-  if (pool->was_clean_shutdown() && !opts.force_recovery) {
-    auto heap = alloc::Allocator::load_snapshot(*pool, opts.heap);
+  if (pool.was_clean_shutdown() && !opts.force_recovery) {
+    auto heap = alloc::Allocator::load_snapshot(pool, opts.heap);
     if (heap) {
-      NVOBJ_ASSIGN_OR_RETURN(ClassTable classes, ClassTable::load(*pool));
+      NVOBJ_ASSIGN_OR_RETURN(ClassTable classes, ClassTable::load(pool));
       OpenReport r;
       r.snapshot_used = true;
       HeapUsage u = (*heap)->usage();
@@ -116,21 +118,36 @@ Result<std::unique_ptr<Store>> open_store(const std::string& path, const StoreOp
       r.live_bytes = u.live_bytes;
       r.free_bytes = u.free_bytes;
       r.seconds = seconds_since(t0);
-      log().info("opened {} (clean): {} objects, {} live bytes, in {:.1f} ms", path, r.objects,
-                 r.live_bytes, r.seconds * 1e3);
-      return Store::make(std::move(pool), std::move(*heap), std::move(classes), r);
+      log().info("opened {} (clean): {} objects, {} live bytes, in {:.1f} ms", pool.path(),
+                 r.objects, r.live_bytes, r.seconds * 1e3);
+      return recovery::Recovered{std::move(*heap), std::move(classes), r};
     }
-    log().info("{}: no usable heap snapshot ({}); recovering", path, heap.status().message());
+    log().info("{}: no usable heap snapshot ({}); recovering", pool.path(),
+               heap.status().message());
   }
-  NVOBJ_ASSIGN_OR_RETURN(recovery::Recovered rec, recovery::recover_pool(*pool, opts));
-  rec.report.seconds = seconds_since(t0);
+  NVOBJ_ASSIGN_OR_RETURN(recovery::Recovered rec, recovery::recover_pool(pool, opts));
   const OpenReport& r = rec.report;
   log().info(
       "recovered {}: {} blocks replayed, {} dropped, {} live objects ({} bytes), {} bytes free, "
       "in {:.1f} ms with {} threads",
-      path, r.logs_replayed, r.logs_dropped, r.objects, r.live_bytes, r.free_bytes, r.seconds * 1e3,
-      r.threads);
-  return Store::make(std::move(pool), std::move(rec.heap), std::move(rec.classes), r);
+      pool.path(), r.logs_replayed, r.logs_dropped, r.objects, r.live_bytes, r.free_bytes,
+      r.seconds * 1e3, r.threads);
+  return rec;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> open_store(const std::string& path, const StoreOptions& opts) {
+  auto t0 = Clock::now();
+  NVOBJ_ASSIGN_OR_RETURN(std::unique_ptr<Pool> pool, Pool::open(path, opts.open));
+  NVOBJ_ASSIGN_OR_RETURN(recovery::Recovered rec, open_heap(*pool, opts));
+  rec.report.seconds = seconds_since(t0);  // the pool's own open included
+  return Store::make(std::move(pool), std::move(rec.heap), std::move(rec.classes), rec.report);
+}
+
+Result<std::unique_ptr<Store>> attach_store(Pool& pool, const StoreOptions& opts) {
+  NVOBJ_ASSIGN_OR_RETURN(recovery::Recovered rec, open_heap(pool, opts));
+  return Store::attach(pool, std::move(rec.heap), std::move(rec.classes), rec.report);
 }
 
 Result<std::unique_ptr<Store>> create_store(const std::string& path, const StoreOptions& opts) {

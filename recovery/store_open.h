@@ -35,6 +35,9 @@ struct StoreOptions {
 
 Result<std::unique_ptr<Store>> open_store(const std::string& path, const StoreOptions& opts = {});
 Result<std::unique_ptr<Store>> create_store(const std::string& path, const StoreOptions& opts = {});
+// A store over a pool the caller opened and keeps (the crash harness, tools):
+// the same snapshot-or-recover logic; Store::close leaves the pool open.
+Result<std::unique_ptr<Store>> attach_store(Pool& pool, const StoreOptions& opts = {});
 
 namespace recovery {
 

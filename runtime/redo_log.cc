@@ -106,21 +106,29 @@ Status LogWriter::commit(std::span<const RedoRange> ranges,
   uint64_t needed = 0;
   for (const RedoRange& r : ranges) needed += sizeof(LogEntryHeader) + round8(r.bytes.size());
 
-  // 1. Entries.
+  // 1. Entries: the redo ranges, then one verify-only entry per new object
+  // (its header and payload, written in place): the checksum covers their
+  // bytes too, so a record that reaches the media before the objects do
+  // does not verify, and the block counts as never committed.
+  needed += new_objects.size() * sizeof(LogEntryHeader);
   if (segments_.empty()) NVOBJ_RETURN_IF_ERROR(next_segment(0, needed));
   size_t seg = 0;
   uint64_t pos = 0, written = 0, count = 0;
   uint32_t crc = 0;
+  // Room for an entry of at least kMinEntry bytes at (seg, pos).
+  auto make_room = [&]() -> Status {
+    while (pool_.at<LogSegmentHeader>(segments_[seg])->capacity - pos < kMinEntry) {
+      ++seg;
+      pos = 0;
+      if (seg == segments_.size()) NVOBJ_RETURN_IF_ERROR(next_segment(seg, needed - written));
+    }
+    return Status::ok();
+  };
   for (const RedoRange& r : ranges) {
     uint64_t done = 0;
     while (done < r.bytes.size()) {
+      NVOBJ_RETURN_IF_ERROR(make_room());
       auto* sh = pool_.at<LogSegmentHeader>(segments_[seg]);
-      if (sh->capacity - pos < kMinEntry) {
-        ++seg;
-        pos = 0;
-        if (seg == segments_.size()) NVOBJ_RETURN_IF_ERROR(next_segment(seg, needed - written));
-        continue;
-      }
       uint64_t chunk = std::min<uint64_t>(r.bytes.size() - done,
                                           (sh->capacity - pos - sizeof(LogEntryHeader)) & ~7ull);
       char* dst = reinterpret_cast<char*>(sh + 1) + pos;
@@ -136,6 +144,19 @@ Status LogWriter::commit(std::span<const RedoRange> ranges,
       done += chunk;
       ++count;
     }
+  }
+  for (auto [off, len] : new_objects) {
+    NVOBJ_RETURN_IF_ERROR(make_room());
+    auto* sh = pool_.at<LogSegmentHeader>(segments_[seg]);
+    char* dst = reinterpret_cast<char*>(sh + 1) + pos;
+    LogEntryHeader eh{off - kObjectHeaderSize, (len + kObjectHeaderSize) | kVerifyOnly};
+    std::memcpy(dst, &eh, sizeof(eh));
+    crc = crc32c(dst, sizeof(eh), crc);
+    crc = crc32c(pool_.at(eh.offset), len + kObjectHeaderSize, crc);
+    p.pwb(dst, sizeof(eh));
+    pos += sizeof(eh);
+    written += sizeof(eh);
+    ++count;
   }
 
   // 1b. Commit record, then F1.
@@ -215,6 +236,16 @@ bool verify_slot(const Pool& pool, const LogSlot& s, Verified* out) {
     }
     const char* at = reinterpret_cast<const char*>(sh + 1) + pos;
     auto* eh = reinterpret_cast<const LogEntryHeader*>(at);
+    if (eh->length & kVerifyOnly) {  // a new object: check its bytes, apply nothing
+      uint64_t len = eh->length & ~kVerifyOnly;
+      if (eh->offset < pool.data_offset() || len > pool.size() - eh->offset) return false;
+      crc = crc32c(at, sizeof(LogEntryHeader), crc);
+      crc = crc32c(pool.at(eh->offset), len, crc);
+      pos += sizeof(LogEntryHeader);
+      seen += sizeof(LogEntryHeader);
+      if (seen > s.nbytes) return false;
+      continue;
+    }
     if (eh->length > sh->capacity - pos - sizeof(LogEntryHeader)) return false;
     uint64_t total = sizeof(LogEntryHeader) + round8(eh->length);
     if (total > sh->capacity - pos) return false;

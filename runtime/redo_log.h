@@ -57,12 +57,16 @@ struct LogSegmentHeader {
 };
 static_assert(sizeof(LogSegmentHeader) == 16);
 
-// An entry: this header, then `length` bytes, padded to 8.
+// An entry: this header, then `length` bytes, padded to 8. A verify-only
+// entry (kVerifyOnly set in length) has no bytes: it names a range written in
+// place (a new object, header included) whose current bytes the checksum
+// covers.
 struct LogEntryHeader {
   uint64_t offset;  // where the bytes go in the pool
   uint64_t length;
 };
 static_assert(sizeof(LogEntryHeader) == 16);
+inline constexpr uint64_t kVerifyOnly = uint64_t{1} << 63;
 
 // One contiguous range a block changes.
 struct RedoRange {
@@ -110,9 +114,12 @@ class RetireTracker {
 class LogWriter {
  public:
   LogWriter(Pool& pool, Heap& heap, RetireTracker& retire, uint32_t slot);
-  // Commits `ranges` (steps 1-3 above). `new_objects` are ranges written in
-  // place (objects allocated inside the block) that must be durable with the
-  // commit. Fails only when the log cannot grow (pool full): nothing changed.
+  // Commits `ranges` (steps 1-3 above). `new_objects` are (payload offset,
+  // bytes) of objects written in place that the block publishes (made inside
+  // it, or made outside any block and not yet fenced): they are written back
+  // before F1 and covered by the checksum, so the block cannot commit
+  // without them. Fails only when the log cannot grow (pool full): nothing
+  // changed.
   Status commit(std::span<const RedoRange> ranges,
                 std::span<const std::pair<uint64_t, uint64_t>> new_objects);
   // Frees the segments and clears the slot (clean close).

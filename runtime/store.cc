@@ -10,6 +10,46 @@
 
 namespace nvobj {
 
+// --- publishing ----------------------------------------------------------------------
+//
+// A reference must never become durable before the object it points to: on
+// real hardware, written-back lines reach the media in any order until the
+// next fence. Objects made inside a block are covered by the block's commit
+// (verify-only log entries, redo_log.h). Objects made outside any block are
+// written back without a fence and remembered per thread; the thread's next
+// block covers them the same way, and its next durable write outside a block
+// fences first. Either way allocation itself never fences.
+
+namespace {
+
+struct UnfencedMade {
+  const Store* store = nullptr;
+  std::vector<std::pair<uint64_t, uint64_t>> objects;  // payload offset, bytes
+};
+thread_local UnfencedMade tls_unfenced;
+constexpr size_t kMaxUnfenced = 256;  // beyond this, one fence is cheaper
+
+}  // namespace
+
+void Store::made_outside_block(uint64_t off, uint64_t size) {
+  pool_->persister().pwb(pool_->at(off - kObjectHeaderSize), size + kObjectHeaderSize);
+  UnfencedMade& u = tls_unfenced;
+  if (u.store != this) {
+    if (u.store != nullptr && !u.objects.empty()) pool_->persister().pfence();  // any pool's
+    u.store = this;
+    u.objects.clear();
+  }
+  u.objects.emplace_back(off, size);
+  if (u.objects.size() >= kMaxUnfenced) durable_fence();
+}
+
+void Store::forget_unfenced(uint64_t off) {
+  UnfencedMade& u = tls_unfenced;
+  if (u.store == this)
+    std::erase_if(u.objects,
+                  [off](const std::pair<uint64_t, uint64_t>& o) { return o.first == off; });
+}
+
 // --- blocks ------------------------------------------------------------------------
 
 namespace detail {
@@ -67,23 +107,41 @@ void block_leave_abort() noexcept {
 
 // --- construction and close -----------------------------------------------------------
 
-Store::Store(std::unique_ptr<Pool> pool, std::unique_ptr<Heap> heap, ClassTable classes,
-             OpenReport report)
-    : pool_(std::move(pool)),
+Store::Store(std::unique_ptr<Pool> owned, Pool& pool, std::unique_ptr<Heap> heap,
+             ClassTable classes, OpenReport report)
+    : owned_pool_(std::move(owned)),
+      pool_(&pool),
       heap_(std::move(heap)),
       classes_(std::move(classes)),
       report_(report),
       retire_(*pool_),
       class_cache_(kClassCacheSize) {}
 
+namespace {
+
+Result<std::unique_ptr<Store>> loaded(std::unique_ptr<Store> s, Status roots) {
+  if (!roots) return roots;
+  return s;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Store>> Store::make(std::unique_ptr<Pool> pool, std::unique_ptr<Heap> heap,
                                            ClassTable classes, OpenReport report) {
-  std::unique_ptr<Store> s(new Store(std::move(pool), std::move(heap), std::move(classes), report));
-  if (Status st = s->load_roots(); !st) {
-    s->closed_ = true;  // leave the pool as it is: no snapshot over damaged data
-    return st;
-  }
-  return s;
+  Pool& p = *pool;
+  std::unique_ptr<Store> s(
+      new Store(std::move(pool), p, std::move(heap), std::move(classes), report));
+  Status roots = s->load_roots();
+  s->closed_ = !roots;  // damaged roots: leave the pool as it is, no snapshot
+  return loaded(std::move(s), roots);
+}
+
+Result<std::unique_ptr<Store>> Store::attach(Pool& pool, std::unique_ptr<Heap> heap,
+                                             ClassTable classes, OpenReport report) {
+  std::unique_ptr<Store> s(new Store(nullptr, pool, std::move(heap), std::move(classes), report));
+  Status roots = s->load_roots();
+  s->closed_ = !roots;
+  return loaded(std::move(s), roots);
 }
 
 Store::~Store() {
@@ -109,7 +167,7 @@ Status Store::close() {
   if (!s)
     log().warn("{}: could not save the heap snapshot ({}); the next open recovers", pool_->path(),
                s.to_string());
-  return pool_->close();
+  return owned_pool_ != nullptr ? owned_pool_->close() : Status::ok();
 }
 
 // --- log writers (one per thread) --------------------------------------------------------
@@ -175,6 +233,7 @@ void Store::free_object(uint64_t off) {
     b->frees.push_back(off);
     return;
   }
+  forget_unfenced(off);
   drop_proxy(off);
   heap_->deallocate(off);
 }
@@ -215,6 +274,7 @@ void Store::durable_fence() const {
   retire_.writeback_pending(flushed);
   pool_->persister().pfence();
   retire_.settle(flushed);
+  if (tls_unfenced.store == this) tls_unfenced.objects.clear();
 }
 
 void Store::write(void* dst, const void* src, size_t n) {
@@ -223,6 +283,8 @@ void Store::write(void* dst, const void* src, size_t n) {
     throw Error(Status(StatusCode::kInvalidArgument, "write outside the pool"));
   detail::BlockState* b = bound_block();
   if (b == nullptr) {
+    // Whatever this store may publish must be durable before it is.
+    if (tls_unfenced.store == this && !tls_unfenced.objects.empty()) durable_fence();
     std::memcpy(dst, src, n);
     pool_->persister().pwb(dst, n);
     durable_fence();
@@ -290,13 +352,21 @@ void Store::commit_block(detail::BlockState& b) {
   ranges.reserve(spans.size());
   for (const Span& s : spans) ranges.push_back({s.offset, {buf.data() + s.start, s.length}});
 
-  // Objects both made and freed by the block need no writing back.
-  for (uint64_t off : b.frees) b.new_objects.erase(off);
+  // Objects the block may publish: its own (unless it also frees them) and
+  // those this thread made outside blocks since its last fence.
+  for (uint64_t off : b.frees) {
+    b.new_objects.erase(off);
+    forget_unfenced(off);
+  }
   std::vector<std::pair<uint64_t, uint64_t>> fresh(b.new_objects.begin(), b.new_objects.end());
+  bool covers_unfenced = tls_unfenced.store == this && !ranges.empty();
+  if (covers_unfenced)
+    fresh.insert(fresh.end(), tls_unfenced.objects.begin(), tls_unfenced.objects.end());
 
   auto* writer = static_cast<LogWriter*>(thread_state());
   throw_if_error(writer->commit(ranges, fresh));
-  b.new_objects.clear();  // committed: no longer the block's to free
+  if (covers_unfenced) tls_unfenced.objects.clear();  // F1 made them durable
+  b.new_objects.clear();                              // committed: no longer the block's to free
   for (uint64_t off : b.frees) {
     drop_proxy(off);
     heap_->deallocate(off);

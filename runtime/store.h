@@ -90,6 +90,10 @@ class Store : private PerThreadOwner {
   // Fails if the root directory is damaged.
   static Result<std::unique_ptr<Store>> make(std::unique_ptr<Pool> pool, std::unique_ptr<Heap> heap,
                                              ClassTable classes, OpenReport report);
+  // The same over a pool the caller keeps open (the crash harness): close()
+  // then saves the heap snapshot but leaves the pool open.
+  static Result<std::unique_ptr<Store>> attach(Pool& pool, std::unique_ptr<Heap> heap,
+                                               ClassTable classes, OpenReport report);
   // Closes cleanly (errors are logged). No other thread may use the store.
   ~Store() override;
   Store(const Store&) = delete;
@@ -153,9 +157,12 @@ class Store : private PerThreadOwner {
     read(src, &v, sizeof(V));
     return v;
   }
-  // A fence that also makes pending log retire marks durable first (see
-  // redo_log.h). Code that makes pool data durable with its own stores must
-  // fence through this, not Persister::pfence.
+  // A fence that also makes pending log retire marks, and objects this
+  // thread made outside a block, durable first (see redo_log.h and
+  // "Publishing" in store.cc). Code that makes pool data durable with its own
+  // stores must fence through this, not Persister::pfence. A thread that
+  // made an object outside a block and hands it to another thread to publish
+  // calls it before the hand-over.
   void durable_fence() const;
 
   // --- named roots ---------------------------------------------------------------
@@ -209,12 +216,17 @@ class Store : private PerThreadOwner {
   static constexpr uint32_t kClassCacheSize = 4096;
   static constexpr size_t kProxyShards = 64;
 
-  Store(std::unique_ptr<Pool> pool, std::unique_ptr<Heap> heap, ClassTable classes,
+  Store(std::unique_ptr<Pool> owned, Pool& pool, std::unique_ptr<Heap> heap, ClassTable classes,
         OpenReport report);
 
   uint32_t intern_class(const ClassInfo& info);
   uint64_t allocate(uint64_t size, uint32_t class_id);  // records it in the block, throws
-  void check_object(uint64_t offset) const;             // throws unless a heap object
+  // An object initialised outside any block: written back now; the first
+  // durable write or block of this thread makes it durable before anything
+  // it publishes (see "Publishing" in store.cc).
+  void made_outside_block(uint64_t off, uint64_t size);
+  void forget_unfenced(uint64_t off);
+  void check_object(uint64_t offset) const;  // throws unless a heap object
   ProxyBase& proxy_slow(uint64_t offset, uint32_t class_id, std::string_view class_name,
                         std::unique_ptr<ProxyBase> (*make)(Store&, uint64_t));
   void drop_proxy(uint64_t offset);
@@ -229,7 +241,8 @@ class Store : private PerThreadOwner {
   void* make_thread_state() override;
   void release_thread_state(void* state) override;
 
-  std::unique_ptr<Pool> pool_;
+  std::unique_ptr<Pool> owned_pool_;  // null when attached
+  Pool* pool_;
   std::unique_ptr<Heap> heap_;
   ClassTable classes_;
   OpenReport report_;
@@ -295,8 +308,7 @@ Ref<T> Store::make_with_tail(uint64_t tail_bytes, Args&&... args) {
   char* p = pool_->at<char>(off);
   new (p) Data{std::forward<Args>(args)...};
   if (tail_bytes != 0) std::memset(p + sizeof(Data), 0, tail_bytes);
-  // Written back now, made durable by whichever fence publishes it.
-  if (!detail::in_block()) pool_->persister().pwb(p, size);
+  if (!detail::in_block()) made_outside_block(off, size);
   return Ref<T>(this, off);
 }
 

@@ -156,12 +156,17 @@ CrashReport Runner::run() {
     ++report_.violation_count;
     report_.violations.push_back(
         fmt::format("{}: operation {} failed: {}", w_.name, completed_, e.what()));
+    try {
+      w_.finish(ctx);
+    } catch (const std::exception&) {
+    }
     pool.reset();  // closes through the simulator, which must still exist
     ::unlink(working.c_str());
     return report_;
   }
   // A crash after the last operation returned: everything must be there.
   crash_point(kCrashAfterOps);
+  w_.finish(ctx);
   if (w_.close_at_end) {
     (void)pool->close();
     sim.on_detach();

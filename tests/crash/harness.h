@@ -55,6 +55,9 @@ struct Workload {
   std::function<void(Pool&)> setup = [](Pool&) {};
   std::function<void(Context&, size_t op)> op;
   std::function<Status(Pool& image, size_t completed)> check;
+  // Runs after the last operation (and on failure), before the final close:
+  // a workload that keeps a Store over the pool closes it here.
+  std::function<void(Context&)> finish = [](Context&) {};
   // Also crash-test the final clean close.
   bool close_at_end = true;
 };

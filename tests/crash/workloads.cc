@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "tests/crash/store_workloads.h"
+
 namespace nvobj::crash {
 namespace {
 
@@ -127,13 +129,15 @@ Workload run_log_workload(RunLogVariant v, size_t ops) {
 
 std::vector<RegisteredWorkload> all_workloads(int scale) {
   size_t s = static_cast<size_t>(scale);
-  return {
+  std::vector<RegisteredWorkload> all = {
       {pool_growth(24 * s), false},
       {header_reopen(24 * s), false},
       {run_log_workload(RunLogVariant::kCorrect, 200 * s), false},
       {run_log_workload(RunLogVariant::kMissingWriteback, 10 * s), true},
       {run_log_workload(RunLogVariant::kMissingFence, 10 * s), true},
   };
+  for (Workload& w : store_workloads(scale)) all.push_back({std::move(w), false});
+  return all;
 }
 
 }  // namespace nvobj::crash

@@ -1,0 +1,297 @@
+// Crash workloads over the object layer: allocator publish and free,
+// failure-atomic blocks (nested, and large enough for a multi-segment log),
+// roots, the heap snapshot of a clean close, and recovery itself. Each
+// checker recovers the image through the store's own open path and compares
+// it with a model of the operations: every completed operation is there, the
+// one in flight is all or nothing, and `nvobj-pool check` finds no damage
+// and no leak.
+#include "tests/crash/store_workloads.h"
+
+#include <array>
+#include <map>
+#include <memory>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "examples/bank/bank.h"
+#include "recovery/check.h"
+#include "recovery/store_open.h"
+#include "runtime/proxy.h"
+
+namespace nvobj::crash {
+namespace {
+
+// Keeps one Store over the harness's pool between operations.
+struct Session {
+  std::unique_ptr<Store> store;
+  Store& get(Pool& pool) {
+    if (store == nullptr) {
+      auto s = attach_store(pool);
+      if (!s) throw std::runtime_error(s.status().to_string());
+      store = std::move(*s);
+    }
+    return *store;
+  }
+  void close() {
+    if (store != nullptr) {
+      Status s = store->close();
+      store.reset();
+      if (!s) throw std::runtime_error(s.to_string());
+    }
+  }
+};
+
+// Runs fn(store) on a recovered image; heap problems and exceptions become
+// the Status of the check.
+template <typename Fn>
+Status with_recovered(Pool& image, Fn fn) {
+  recovery::HeapCheckReport heap = recovery::check_heap(image, 1);
+  if (!heap.consistent()) return Status(StatusCode::kCorrupt, "heap check: " + heap.problems[0]);
+  StoreOptions o;
+  o.recovery_threads = 1;
+  o.progress = false;
+  auto s = attach_store(image, o);
+  if (!s) return s.status();
+  try {
+    return fn(**s);
+  } catch (const std::exception& e) {
+    return Status(StatusCode::kCorrupt, std::string("reading the recovered store: ") + e.what());
+  }
+}
+
+Status setup_store(Pool& pool, const std::function<void(Store&)>& fn) {
+  auto s = attach_store(pool);
+  if (!s) return s.status();
+  fn(**s);
+  return (*s)->close();
+}
+
+// --- bank transfers ----------------------------------------------------------------------
+
+constexpr uint64_t kBankAccounts = 4;
+constexpr int64_t kBankInitial = 1000;
+
+struct Transfer {
+  uint64_t from, to;
+  int64_t amount;
+};
+Transfer transfer_of(size_t i) {
+  uint64_t from = i % kBankAccounts;
+  return {from, (from + 1 + (i / kBankAccounts) % (kBankAccounts - 1)) % kBankAccounts,
+          static_cast<int64_t>(10 + i % 7)};
+}
+std::array<int64_t, kBankAccounts> balances_after(size_t ops) {
+  std::array<int64_t, kBankAccounts> b;
+  b.fill(kBankInitial);
+  for (size_t i = 0; i < ops; ++i) {
+    Transfer t = transfer_of(i);
+    b[t.from] -= t.amount;
+    b[t.to] += t.amount;
+  }
+  return b;
+}
+
+Workload bank_workload(size_t ops) {
+  auto session = std::make_shared<Session>();
+  Workload w;
+  w.name = "fa-bank";
+  w.pool_size = 4 << 20;
+  w.ops = ops;
+  w.setup = [](Pool& p) {
+    Status s = setup_store(
+        p, [](Store& st) { bank::Bank::create(st, "bank", kBankAccounts, kBankInitial); });
+    if (!s) throw std::runtime_error(s.to_string());
+  };
+  w.op = [session](Context& c, size_t i) {
+    Store& s = session->get(c.pool());
+    Transfer t = transfer_of(i);
+    s.root<bank::Bank>("bank")->transfer(t.from, t.to, t.amount);
+  };
+  w.finish = [session](Context&) { session->close(); };
+  w.check = [ops](Pool& image, size_t completed) {
+    return with_recovered(image, [&](Store& s) -> Status {
+      auto b = s.root<bank::Bank>("bank");
+      if (!b) return Status(StatusCode::kCorrupt, "the bank root is gone");
+      std::array<int64_t, kBankAccounts> got;
+      for (uint64_t a = 0; a < kBankAccounts; ++a) got[a] = b->account(a).balance();
+      bool ok = got == balances_after(completed) ||
+                (completed < ops && got == balances_after(completed + 1));
+      if (!ok)
+        return Status(StatusCode::kCorrupt,
+                      fmt::format("balances {} match neither {} nor {} completed transfers",
+                                  fmt::join(got, ","), completed, completed + 1));
+      for (uint64_t a = 0; a < kBankAccounts; ++a) {
+        bank::Account& acct = b->account(a);
+        uint64_t n = 0;
+        for (uint64_t r = acct.last(); r != 0; r = s.proxy<bank::Record>(r).prev()) ++n;
+        if (n != acct.history() || n > bank::Account::kKeepRecords)
+          return Status(StatusCode::kCorrupt, fmt::format("account {}: {} records, history says {}",
+                                                          a, n, acct.history()));
+      }
+      return Status::ok();
+    });
+  };
+  return w;
+}
+
+// --- a large, nested block -----------------------------------------------------------------
+
+struct SlabData {
+  uint64_t count;  // 8-byte words in the tail
+  uint64_t reserved;
+};
+class Slab : public PObject<Slab, SlabData> {
+ public:
+  static constexpr std::string_view kClassName = "crash.Slab";
+  static constexpr RefMap kRefs =
+      with_tail(ref_map<SlabData>(), TailKind::kBytes, offsetof(SlabData, count), sizeof(SlabData));
+  using PObject::PObject;
+  uint64_t word(uint64_t i) const {
+    uint64_t v;
+    read_tail(i * 8, &v, 8);
+    return v;
+  }
+  void set_word(uint64_t i, uint64_t v) { write_tail(i * 8, &v, 8); }
+};
+
+struct TokenData {
+  uint64_t value;
+};
+class Token : public PObject<Token, TokenData> {
+ public:
+  static constexpr std::string_view kClassName = "crash.Token";
+  static constexpr RefMap kRefs = ref_map<TokenData>();
+  using PObject::PObject;
+  uint64_t value() const { return get(&Data::value); }
+};
+
+// 3000 words 64 bytes apart: 3000 log entries, more than one 64 KiB segment.
+constexpr uint64_t kSlabStride = 8;  // words
+constexpr uint64_t kSlabWrites = 3000;
+
+Workload large_block_workload(size_t ops) {
+  auto session = std::make_shared<Session>();
+  Workload w;
+  w.name = "fa-large-nested";
+  w.pool_size = 4 << 20;
+  w.ops = ops;
+  w.setup = [](Pool& p) {
+    Status s = setup_store(p, [](Store& st) {
+      failure_atomic([&] {
+        uint64_t words = kSlabWrites * kSlabStride;
+        st.set_root("slab", st.make_with_tail<Slab>(words * 8, words, uint64_t{0}));
+        st.set_root("token", st.make<Token>(uint64_t{0}));
+      });
+    });
+    if (!s) throw std::runtime_error(s.to_string());
+  };
+  w.op = [session](Context& c, size_t i) {
+    Store& s = session->get(c.pool());
+    auto slab = s.root<Slab>("slab");
+    uint64_t v = i + 1;
+    failure_atomic([&] {
+      for (uint64_t k = 0; k < kSlabWrites; ++k) {
+        if (k % 500 == 0) {  // nested blocks flatten into this one
+          failure_atomic([&] { slab->set_word(k * kSlabStride, v); });
+        } else {
+          slab->set_word(k * kSlabStride, v);
+        }
+      }
+      // Replace the token: allocation, publication and free in one block.
+      auto old = s.root<Token>("token");
+      s.set_root("token", s.make<Token>(v));
+      s.free(old);
+    });
+  };
+  w.finish = [session](Context&) { session->close(); };
+  w.check = [ops](Pool& image, size_t completed) {
+    return with_recovered(image, [&](Store& s) -> Status {
+      auto slab = s.root<Slab>("slab");
+      auto token = s.root<Token>("token");
+      if (!slab || !token) return Status(StatusCode::kCorrupt, "a root is gone");
+      uint64_t v = slab->word(0);
+      if (v != completed && !(completed < ops && v == completed + 1))
+        return Status(StatusCode::kCorrupt,
+                      fmt::format("word 0 is {} after {} completed blocks", v, completed));
+      for (uint64_t k = 0; k < kSlabWrites; ++k)
+        if (slab->word(k * kSlabStride) != v)
+          return Status(StatusCode::kCorrupt,
+                        fmt::format("torn block: word {} is {}, word 0 is {}", k * kSlabStride,
+                                    slab->word(k * kSlabStride), v));
+      if (token->value() != v)
+        return Status(StatusCode::kCorrupt,
+                      fmt::format("token is {}, the slab says {}", token->value(), v));
+      return Status::ok();
+    });
+  };
+  return w;
+}
+
+// --- allocation, publication and free through roots -----------------------------------------
+
+constexpr uint64_t kKeys = 6;
+
+// Root name -> token value after `ops` operations.
+std::map<std::string, uint64_t> roots_after(size_t ops) {
+  std::map<std::string, uint64_t> m;
+  for (size_t i = 0; i < ops; ++i) {
+    std::string key = fmt::format("k{}", i % kKeys);
+    if (m.contains(key))
+      m.erase(key);
+    else
+      m[key] = i;
+  }
+  return m;
+}
+
+Workload publish_free_workload(size_t ops) {
+  auto session = std::make_shared<Session>();
+  Workload w;
+  w.name = "alloc-publish-free";
+  w.pool_size = 4 << 20;
+  w.ops = ops;
+  w.setup = [](Pool& p) {
+    Status s = setup_store(p, [](Store&) {});
+    if (!s) throw std::runtime_error(s.to_string());
+  };
+  w.op = [session](Context& c, size_t i) {
+    Store& s = session->get(c.pool());
+    std::string key = fmt::format("k{}", i % kKeys);
+    if (auto old = s.root<Token>(key)) {
+      failure_atomic([&] {  // unpublish and free together
+        s.remove_root(key);
+        s.free(old);
+      });
+    } else if (i % 4 == 1) {
+      // Made outside a block (no fence), published by the root's block.
+      s.set_root(key, s.make<Token>(uint64_t(i)));
+    } else {
+      failure_atomic([&] { s.set_root(key, s.make<Token>(uint64_t(i))); });
+    }
+  };
+  w.finish = [session](Context&) { session->close(); };
+  w.check = [ops](Pool& image, size_t completed) {
+    return with_recovered(image, [&](Store& s) -> Status {
+      std::map<std::string, uint64_t> got;
+      for (auto& [name, off] : s.roots()) got[name] = s.proxy<Token>(off).value();
+      if (got == roots_after(completed) || (completed < ops && got == roots_after(completed + 1)))
+        return Status::ok();
+      std::string shown;
+      for (auto& [k, v] : got) shown += fmt::format(" {}={}", k, v);
+      return Status(StatusCode::kCorrupt,
+                    fmt::format("roots{} match neither {} nor {} completed operations", shown,
+                                completed, completed + 1));
+    });
+  };
+  return w;
+}
+
+}  // namespace
+
+std::vector<Workload> store_workloads(int scale) {
+  auto s = static_cast<size_t>(scale);
+  return {bank_workload(30 * s), large_block_workload(4 * s), publish_free_workload(40 * s)};
+}
+
+}  // namespace nvobj::crash
