@@ -277,7 +277,6 @@ void Allocator::write_header(uint64_t header_off, uint32_t class_id, uint32_t si
   // One 8-byte store, so a torn header is impossible.
   uint64_t word = uint64_t{class_id} | (uint64_t{size_word} << 32);
   std::memcpy(h, &word, sizeof word);
-  pool_.persister().pwb(h, sizeof word);
 }
 
 Result<uint64_t> Allocator::allocate(uint64_t size, uint32_t class_id) {
@@ -615,6 +614,7 @@ Status Allocator::save_snapshot() {
   if (buf.size() > bytes - kObjectHeaderSize) die("snapshot outgrew its object");
 
   const Persister& p = pool_.persister();
+  p.pwb(pool_.at(payload - kObjectHeaderSize), kObjectHeaderSize);
   p.memcpy_persist(pool_.at(payload), buf.data(), buf.size());
   p.store_persist(pool_.anchor(kAnchorAllocSnapshot), payload);
   return Status::ok();

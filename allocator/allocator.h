@@ -6,8 +6,9 @@
 // 4 KiB pages (an extent, any number of pages, any chunk boundaries).
 //
 // All allocator state is volatile: run bitmaps, the free extents, per-thread
-// caches. The only persistent byte an allocation writes is the object's
-// header (written back, no fence). So allocation costs no fence, and a crash
+// caches. The only persistent bytes an allocation writes are the object's
+// header (one store; the publisher writes it back). So allocation costs no
+// write-back and no fence, and a crash
 // cannot leave the allocator's own structures inconsistent: after a crash,
 // recovery marks what is reachable and rebuilds this state from the live
 // objects (rebuild()); after a clean close it is reloaded from the snapshot

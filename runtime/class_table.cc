@@ -193,7 +193,7 @@ Status ClassTable::grow(Pool& pool, Heap& heap) {
     h->count = old->count;
     std::memcpy(h + 1, old + 1, old->count * sizeof(ClassEntry));
   }
-  pool.persister().persist(h, table_bytes(cap));
+  pool.persister().persist(pool.at(off - kObjectHeaderSize), kObjectHeaderSize + table_bytes(cap));
   pool.persister().store_persist(pool.anchor(kAnchorClassTable), off);
   if (table_off_ != 0) heap.deallocate(table_off_);
   table_off_ = off;

@@ -21,8 +21,10 @@ class Heap {
  public:
   virtual ~Heap() = default;
   // Allocates at least `size` payload bytes for an object of `class_id` and
-  // returns the payload's offset. The header is written and written back;
-  // no fence is issued: the object is not live until something publishes it.
+  // returns the payload's offset. The header is written but neither written
+  // back nor fenced: whoever makes the object durable writes back header and
+  // payload together (Store does), so allocation itself costs no write-back,
+  // no fence, and the object is not live until something publishes it.
   // Fails with kNoSpace when the pool is full (and may not grow).
   virtual Result<uint64_t> allocate(uint64_t size, uint32_t class_id) = 0;
   // Returns an object's space. The caller guarantees that the object is no

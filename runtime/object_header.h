@@ -8,8 +8,9 @@
 //   size_word   small objects: the allocator's size-class index;
 //               large objects: kLargeBit | number of 4 KiB pages spanned
 //
-// The allocator writes the header and writes it back at allocation, without
-// a fence: the fence that publishes the object makes it durable.
+// The allocator writes the header (one 8-byte store) at allocation; whoever
+// publishes the object writes back header and payload together, and the
+// fence that publishes it makes both durable.
 #ifndef NVOBJ_RUNTIME_OBJECT_HEADER_H_
 #define NVOBJ_RUNTIME_OBJECT_HEADER_H_
 

@@ -86,7 +86,7 @@ Status LogWriter::next_segment(size_t index, uint64_t at_least) {
   auto* h = pool_.at<LogSegmentHeader>(off);
   h->next = 0;
   h->capacity = cap;
-  pool_.persister().pwb(h, sizeof(*h));
+  pool_.persister().pwb(pool_.at(off - kObjectHeaderSize), kObjectHeaderSize + sizeof(*h));
   if (index > 0) {
     auto* prev = pool_.at<LogSegmentHeader>(segments_[index - 1]);
     prev->next = off;
@@ -100,7 +100,8 @@ Status LogWriter::commit(std::span<const RedoRange> ranges,
                          std::span<const std::pair<uint64_t, uint64_t>> new_objects) {
   const Persister& p = pool_.persister();
   if (ranges.empty()) {  // nothing published: new objects just need writing back
-    for (auto [off, len] : new_objects) p.pwb(pool_.at(off), len);
+    for (auto [off, len] : new_objects)
+      p.pwb(pool_.at(off - kObjectHeaderSize), len + kObjectHeaderSize);
     return Status::ok();
   }
   uint64_t needed = 0;
@@ -165,7 +166,8 @@ Status LogWriter::commit(std::span<const RedoRange> ranges,
   crc = crc32c(fields, sizeof(fields), crc);
   RetireTracker::Flushed flushed;
   retire_.writeback_pending(flushed, slot_);
-  for (auto [off, len] : new_objects) p.pwb(pool_.at(off), len);
+  for (auto [off, len] : new_objects)
+    p.pwb(pool_.at(off - kObjectHeaderSize), len + kObjectHeaderSize);
   LogSlot* s = slot_line();
   s->seq = seq;
   s->head = segments_[0];
