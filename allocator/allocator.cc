@@ -31,8 +31,16 @@ struct Allocator::Run {
   std::unique_ptr<std::atomic<uint64_t>[]> bits;  // 1 = allocated (padding bits set)
 };
 
+// A thread's current run per class, and blocks of it the thread has claimed
+// (bits already set in the run, not yet handed out). Claiming a whole bitmap
+// word with one atomic fetch_or means one locked instruction per up to 64
+// allocations: on x86 a locked instruction waits for every earlier write-back
+// to complete, so one per allocation would cost about a fence each.
 struct Allocator::ThreadCache {
   std::array<Run*, kNumClasses> current{};
+  std::array<uint64_t, kNumClasses> claim_mask{};
+  std::array<uint32_t, kNumClasses> claim_word{};
+  std::array<std::atomic<uint32_t>, kNumClasses> claimed{};  // popcount, for stats
 };
 
 namespace {
@@ -80,11 +88,22 @@ void Allocator::release_thread_state(void* state) {
   release_cache(static_cast<ThreadCache*>(state));
 }
 
-void Allocator::release_cache(ThreadCache* c) {
-  for (Run*& r : c->current) {
-    if (r != nullptr) disown(r);
-    r = nullptr;
+void Allocator::drop_run(ThreadCache& c, int cls) {
+  Run* r = c.current[cls];
+  if (r == nullptr) return;
+  if (uint64_t mask = c.claim_mask[cls]; mask != 0) {  // unclaim what was not handed out
+    r->free_count.fetch_add(static_cast<uint32_t>(__builtin_popcountll(mask)),
+                            std::memory_order_acq_rel);
+    r->bits[c.claim_word[cls]].fetch_and(~mask, std::memory_order_release);
+    c.claim_mask[cls] = 0;
+    c.claimed[cls].store(0, std::memory_order_relaxed);
   }
+  disown(r);
+  c.current[cls] = nullptr;
+}
+
+void Allocator::release_cache(ThreadCache* c) {
+  for (int cls = 0; cls < kNumClasses; ++cls) drop_run(*c, cls);
   std::lock_guard lock(caches_mu_);
   std::erase_if(caches_, [c](const std::unique_ptr<ThreadCache>& p) { return p.get() == c; });
 }
@@ -143,32 +162,50 @@ void Allocator::disown(Run* r) {
 
 Result<uint64_t> Allocator::allocate_small(int cls, uint32_t class_id) {
   ThreadCache& tc = cache();
+  uint64_t mask = tc.claim_mask[cls];
+  if (mask == 0) {
+    NVOBJ_RETURN_IF_ERROR(claim(tc, cls));
+    mask = tc.claim_mask[cls];
+  }
+  int b = __builtin_ctzll(mask);
+  tc.claim_mask[cls] = mask & (mask - 1);
+  tc.claimed[cls].store(static_cast<uint32_t>(__builtin_popcountll(mask) - 1),
+                        std::memory_order_relaxed);
   Run* r = tc.current[cls];
+  uint64_t header =
+      r->base + (uint64_t{tc.claim_word[cls]} * 64 + static_cast<uint64_t>(b)) * r->block;
+  write_header(header, class_id, static_cast<uint32_t>(cls));
+  return header + kObjectHeaderSize;
+}
+
+// Claims every free block of one bitmap word of the thread's run (taking
+// another run when this one has none left).
+Status Allocator::claim(ThreadCache& tc, int cls) {
   for (int attempt = 0;; ++attempt) {
-    if (r != nullptr && r->free_count.load(std::memory_order_acquire) > 0) break;
-    if (r != nullptr) disown(r);
-    tc.current[cls] = r = take_run(cls);
-    if (r != nullptr) continue;
-    if (attempt > 0) {
+    Run* r = tc.current[cls];
+    if (r != nullptr && r->free_count.load(std::memory_order_acquire) > 0) {
+      uint32_t w = r->hint;
+      for (uint32_t n = 0; n < r->nwords; ++n, w = (w + 1 == r->nwords ? 0 : w + 1)) {
+        if (~r->bits[w].load(std::memory_order_acquire) == 0) continue;
+        uint64_t got = ~r->bits[w].fetch_or(~uint64_t{0}, std::memory_order_acq_rel);
+        if (got == 0) continue;
+        r->free_count.fetch_sub(static_cast<uint32_t>(__builtin_popcountll(got)),
+                                std::memory_order_acq_rel);
+        r->hint = w;
+        tc.claim_mask[cls] = got;
+        tc.claim_word[cls] = w;
+        return Status::ok();
+      }
+      // Frees count before they clear their bit: none is visible yet.
+    }
+    drop_run(tc, cls);
+    tc.current[cls] = take_run(cls);
+    if (tc.current[cls] == nullptr && attempt > 0) {
       return Status(StatusCode::kNoSpace,
                     fmt::format("{}: pool full: no space for a {}-byte block (pool size {} bytes)",
                                 pool_.path(), kBlockSizes[cls], pool_.size()));
     }
   }
-  // Only the owner sets bits, so the first clear bit found stays ours.
-  uint32_t w = r->hint;
-  for (uint32_t n = 0; n < r->nwords; ++n, w = (w + 1 == r->nwords ? 0 : w + 1)) {
-    uint64_t word = r->bits[w].load(std::memory_order_acquire);
-    if (~word == 0) continue;
-    int b = __builtin_ctzll(~word);
-    r->bits[w].fetch_or(uint64_t{1} << b, std::memory_order_relaxed);
-    r->free_count.fetch_sub(1, std::memory_order_relaxed);
-    r->hint = w;
-    uint64_t header = r->base + (uint64_t{w} * 64 + static_cast<uint64_t>(b)) * r->block;
-    write_header(header, class_id, static_cast<uint32_t>(cls));
-    return header + kObjectHeaderSize;
-  }
-  die(fmt::format("run at {} has free_count {} but no clear bit", r->base, r->free_count.load()));
 }
 
 // --- the page heap -----------------------------------------------------------
@@ -311,9 +348,11 @@ void Allocator::deallocate(uint64_t payload) {
     die(fmt::format("free of {}: not an allocated object", payload));
   uint64_t i = (header - r->base) / r->block;
   uint64_t bit = uint64_t{1} << (i % 64);
+  // Count first, then clear the bit: a claimer that sees the count may find
+  // no bit yet (and moves on), but never takes a bit the count lacks.
+  uint32_t prev = r->free_count.fetch_add(1, std::memory_order_acq_rel);
   if ((r->bits[i / 64].fetch_and(~bit, std::memory_order_release) & bit) == 0)
     die(fmt::format("double free of {}", payload));
-  uint32_t prev = r->free_count.fetch_add(1, std::memory_order_acq_rel);
   if (prev == 0) {
     // The run was full and may have no owner: make it findable again.
     std::lock_guard lock(classes_[r->cls].mu);
@@ -391,6 +430,18 @@ AllocatorStats Allocator::stats() const {
     for (auto& [off, bytes] : free_by_off_) {
       s.extent_free_bytes += bytes;
       s.largest_free_extent = std::max(s.largest_free_extent, bytes);
+    }
+  }
+  {  // blocks threads have claimed but not handed out are free
+    std::lock_guard lock(caches_mu_);
+    for (auto& c : caches_) {
+      for (int cls = 0; cls < kNumClasses; ++cls) {
+        uint64_t n = c->claimed[cls].load(std::memory_order_relaxed);
+        s.classes[cls].used_blocks -= n;
+        s.live_objects -= n;
+        s.live_bytes -= n * kBlockSizes[cls];
+        s.run_free_bytes += n * kBlockSizes[cls];
+      }
     }
   }
   s.live_objects += s.large_objects;
@@ -554,10 +605,7 @@ Status Allocator::save_snapshot() {
   {
     std::lock_guard lock(caches_mu_);
     for (auto& c : caches_)
-      for (Run*& r : c->current) {
-        if (r != nullptr) disown(r);
-        r = nullptr;
-      }
+      for (int cls = 0; cls < kNumClasses; ++cls) drop_run(*c, cls);
   }
   trim();
   auto count = [&](uint64_t& nruns, uint64_t& words, uint64_t& nlarge) {

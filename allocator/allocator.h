@@ -146,6 +146,8 @@ class Allocator final : public Heap, private PerThreadOwner {
   Status grow_for(uint64_t bytes);            // caller holds pages_mu_
   Run* new_run(uint64_t chunk_off, int cls);
   void release_cache(ThreadCache* c);
+  Status claim(ThreadCache& c, int cls);   // refills c's claimed blocks of class cls
+  void drop_run(ThreadCache& c, int cls);  // unclaims and disowns c's run of class cls
   void* make_thread_state() override;
   void release_thread_state(void* state) override;
   void write_header(uint64_t header_off, uint32_t class_id, uint32_t size_word);
@@ -167,7 +169,7 @@ class Allocator final : public Heap, private PerThreadOwner {
   std::mutex runs_mu_;  // owns every Run ever made (retired ones stay valid)
   std::vector<std::unique_ptr<Run>> all_runs_;
 
-  std::mutex caches_mu_;
+  mutable std::mutex caches_mu_;
   std::vector<std::unique_ptr<ThreadCache>> caches_;
 };
 

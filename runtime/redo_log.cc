@@ -117,8 +117,15 @@ Status LogWriter::commit(std::span<const RedoRange> ranges,
   uint64_t pos = 0, written = 0, count = 0;
   uint32_t crc = 0;
   // Room for an entry of at least kMinEntry bytes at (seg, pos).
+  // Entries are written back once per segment, when the segment is done:
+  // a write-back per entry would stall the next entry's stores into the
+  // same line until the write-back completes.
+  auto writeback_segment = [&] {
+    if (pos != 0) p.pwb(pool_.at<LogSegmentHeader>(segments_[seg]) + 1, pos);
+  };
   auto make_room = [&]() -> Status {
     while (pool_.at<LogSegmentHeader>(segments_[seg])->capacity - pos < kMinEntry) {
+      writeback_segment();
       ++seg;
       pos = 0;
       if (seg == segments_.size()) NVOBJ_RETURN_IF_ERROR(next_segment(seg, needed - written));
@@ -139,7 +146,6 @@ Status LogWriter::commit(std::span<const RedoRange> ranges,
       uint64_t total = sizeof(eh) + round8(chunk);
       std::memset(dst + sizeof(eh) + chunk, 0, total - sizeof(eh) - chunk);
       crc = crc32c(dst, total, crc);
-      p.pwb(dst, total);
       pos += total;
       written += total;
       done += chunk;
@@ -154,11 +160,12 @@ Status LogWriter::commit(std::span<const RedoRange> ranges,
     std::memcpy(dst, &eh, sizeof(eh));
     crc = crc32c(dst, sizeof(eh), crc);
     crc = crc32c(pool_.at(eh.offset), len + kObjectHeaderSize, crc);
-    p.pwb(dst, sizeof(eh));
     pos += sizeof(eh);
     written += sizeof(eh);
     ++count;
   }
+
+  writeback_segment();
 
   // 1b. Commit record, then F1.
   uint64_t seq = seq_ + 1;

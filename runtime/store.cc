@@ -16,27 +16,39 @@ namespace nvobj {
 // real hardware, written-back lines reach the media in any order until the
 // next fence. Objects made inside a block are covered by the block's commit
 // (verify-only log entries, redo_log.h). Objects made outside any block are
-// written back without a fence and remembered per thread; the thread's next
-// block covers them the same way, and its next durable write outside a block
-// fences first. Either way allocation itself never fences.
+// remembered per thread, and written back only just before the thread's next
+// fence (writing back right away would stall the next allocation, which
+// usually stores into the same line): the thread's next block covers them
+// like its own objects, and its next durable write outside a block writes
+// them back and fences first. Either way allocation itself never fences.
 
 namespace {
 
 struct UnfencedMade {
   const Store* store = nullptr;
+  uint64_t store_uid = 0;
   std::vector<std::pair<uint64_t, uint64_t>> objects;  // payload offset, bytes
 };
 thread_local UnfencedMade tls_unfenced;
-constexpr size_t kMaxUnfenced = 256;  // beyond this, one fence is cheaper
+
+// Live stores by uid, so a thread can tell whether the store its list names
+// still exists (a closed store's unpublished objects need nothing).
+std::mutex live_stores_mu;
+std::unordered_map<uint64_t, const Store*> live_stores;
+std::atomic<uint64_t> next_store_uid{1};
+constexpr size_t kMaxUnfenced = 4096;  // then one fence for all of them
 
 }  // namespace
 
 void Store::made_outside_block(uint64_t off, uint64_t size) {
-  pool_->persister().pwb(pool_->at(off - kObjectHeaderSize), size + kObjectHeaderSize);
   UnfencedMade& u = tls_unfenced;
-  if (u.store != this) {
-    if (u.store != nullptr && !u.objects.empty()) pool_->persister().pfence();  // any pool's
+  if (u.store_uid != uid_) {
+    if (u.store != nullptr && !u.objects.empty()) {
+      std::lock_guard lock(live_stores_mu);
+      if (live_stores.contains(u.store_uid)) u.store->durable_fence();
+    }
     u.store = this;
+    u.store_uid = uid_;
     u.objects.clear();
   }
   u.objects.emplace_back(off, size);
@@ -45,7 +57,7 @@ void Store::made_outside_block(uint64_t off, uint64_t size) {
 
 void Store::forget_unfenced(uint64_t off) {
   UnfencedMade& u = tls_unfenced;
-  if (u.store == this)
+  if (u.store_uid == uid_)
     std::erase_if(u.objects,
                   [off](const std::pair<uint64_t, uint64_t>& o) { return o.first == off; });
 }
@@ -115,7 +127,11 @@ Store::Store(std::unique_ptr<Pool> owned, Pool& pool, std::unique_ptr<Heap> heap
       classes_(std::move(classes)),
       report_(report),
       retire_(*pool_),
-      class_cache_(kClassCacheSize) {}
+      class_cache_(kClassCacheSize),
+      uid_(next_store_uid.fetch_add(1)) {
+  std::lock_guard lock(live_stores_mu);
+  live_stores[uid_] = this;
+}
 
 namespace {
 
@@ -152,6 +168,11 @@ Status Store::close() {
   if (closed_) return Status::ok();
   closed_ = true;
   unregister_owner();  // no thread exit may hand a writer back from now on
+  {
+    std::lock_guard lock(live_stores_mu);
+    live_stores.erase(uid_);
+  }
+  if (tls_unfenced.store_uid == uid_) tls_unfenced = {};
   for (ProxyShard& shard : proxies_) {
     std::lock_guard lock(shard.mu);
     shard.map.clear();
@@ -270,11 +291,15 @@ void Store::drop_proxy(uint64_t off) {
 // --- raw access ---------------------------------------------------------------------------
 
 void Store::durable_fence() const {
+  if (tls_unfenced.store_uid == uid_) {
+    for (auto [off, size] : tls_unfenced.objects)
+      pool_->persister().pwb(pool_->at(off - kObjectHeaderSize), size + kObjectHeaderSize);
+  }
   RetireTracker::Flushed flushed;
   retire_.writeback_pending(flushed);
   pool_->persister().pfence();
   retire_.settle(flushed);
-  if (tls_unfenced.store == this) tls_unfenced.objects.clear();
+  if (tls_unfenced.store_uid == uid_) tls_unfenced.objects.clear();
 }
 
 void Store::write(void* dst, const void* src, size_t n) {
@@ -284,7 +309,7 @@ void Store::write(void* dst, const void* src, size_t n) {
   detail::BlockState* b = bound_block();
   if (b == nullptr) {
     // Whatever this store may publish must be durable before it is.
-    if (tls_unfenced.store == this && !tls_unfenced.objects.empty()) durable_fence();
+    if (tls_unfenced.store_uid == uid_ && !tls_unfenced.objects.empty()) durable_fence();
     std::memcpy(dst, src, n);
     pool_->persister().pwb(dst, n);
     durable_fence();
@@ -359,7 +384,7 @@ void Store::commit_block(detail::BlockState& b) {
     forget_unfenced(off);
   }
   std::vector<std::pair<uint64_t, uint64_t>> fresh(b.new_objects.begin(), b.new_objects.end());
-  bool covers_unfenced = tls_unfenced.store == this && !ranges.empty();
+  bool covers_unfenced = tls_unfenced.store_uid == uid_ && !ranges.empty();
   if (covers_unfenced)
     fresh.insert(fresh.end(), tls_unfenced.objects.begin(), tls_unfenced.objects.end());
 

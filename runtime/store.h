@@ -268,6 +268,7 @@ class Store : private PerThreadOwner {
 
   std::condition_variable writers_cv_;
 
+  uint64_t uid_;
   bool closed_ = false;
 };
 
