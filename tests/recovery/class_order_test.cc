@@ -19,7 +19,7 @@ using class_order::Beta;
 using class_order::Gamma;
 
 std::string run_helper(const std::string& pool, const char* mode) {
-  std::string cmd = std::string(NVOBJ_CLASS_ORDER_HELPER) + " " + pool + " " + mode + " 2>&1";
+  std::string cmd = std::string(NVOBJ_CLASS_ORDER_HELPER) + " " + pool + " " + mode;  // stderr: log
   FILE* f = ::popen(cmd.c_str(), "r");
   std::string out;
   char buf[256];
