@@ -326,5 +326,42 @@ TEST_F(StoreTest, ConcurrentTransfersKeepTheTotal) {
   EXPECT_EQ(r->root<bank::Bank>("bank")->total(), 16 * 1000);
 }
 
+TEST_F(StoreTest, ConcurrentRootsBlocksAndCrossThreadFrees) {
+  auto s = create();
+  constexpr int kThreads = 4, kEach = 50;
+  std::vector<std::vector<uint64_t>> made(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        std::string name = "t" + std::to_string(t) + "." + std::to_string(i);
+        failure_atomic([&] {
+          auto c = s->make<Cell>(uint64_t(t * 1000 + i));
+          s->set_root(name, c);
+        });
+        auto scratch = s->make<Cell>(uint64_t{0});  // freed by another thread below
+        made[t].push_back(scratch.offset());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  threads.clear();
+  for (int t = 0; t < kThreads; ++t)  // each thread frees another's scratch cells
+    threads.emplace_back([&, t] {
+      for (uint64_t off : made[(t + 1) % kThreads]) s->free_object(off);
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(s->roots().size(), size_t{kThreads * kEach});
+  s.reset();
+  auto r = open();
+  EXPECT_EQ(r->roots().size(), size_t{kThreads * kEach});
+  for (int t = 0; t < kThreads; ++t)
+    for (int i = 0; i < kEach; ++i)
+      EXPECT_EQ(r->root<Cell>("t" + std::to_string(t) + "." + std::to_string(i))->value(),
+                uint64_t(t * 1000 + i));
+  // Class table, root directory and the 200 published cells: nothing else.
+  EXPECT_EQ(r->usage().live_objects, 2u + kThreads * kEach);
+}
+
 }  // namespace
 }  // namespace nvobj
