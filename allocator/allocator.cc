@@ -333,10 +333,18 @@ void Allocator::deallocate(uint64_t payload) {
     die(fmt::format("free of {}: not an object of this heap", payload));
   ObjectHeader h;
   std::memcpy(&h, pool_.at(header), sizeof h);
+  // Freed objects have class id 0, so recovery can tell them from objects a
+  // crash left unreachable (find_reclaimed). Not written back: it only feeds
+  // a statistic.
+  auto clear_class = [&] {
+    uint32_t zero = 0;
+    std::memcpy(pool_.at(header), &zero, sizeof zero);
+  };
   if (h.size_word & kLargeBit) {
     std::lock_guard lock(pages_mu_);
     auto it = large_.find(header);
     if (it == large_.end()) die(fmt::format("free of {}: not an allocated large object", payload));
+    clear_class();
     uint64_t bytes = it->second;
     large_.erase(it);
     give_pages(header, bytes);
@@ -351,6 +359,7 @@ void Allocator::deallocate(uint64_t payload) {
   // Count first, then clear the bit: a claimer that sees the count may find
   // no bit yet (and moves on), but never takes a bit the count lacks.
   uint32_t prev = r->free_count.fetch_add(1, std::memory_order_acq_rel);
+  clear_class();  // before the bit: once clear, the block may be reused
   if ((r->bits[i / 64].fetch_and(~bit, std::memory_order_release) & bit) == 0)
     die(fmt::format("double free of {}", payload));
   if (prev == 0) {
@@ -381,6 +390,63 @@ bool Allocator::is_allocated(uint64_t header) const {
   if (r == nullptr || (header - r->base) % r->block != 0) return false;
   uint64_t i = (header - r->base) / r->block;
   return i < r->nblocks && ((r->bits[i / 64].load(std::memory_order_acquire) >> (i % 64)) & 1);
+}
+
+Allocator::Reclaimed Allocator::find_reclaimed(const std::function<bool(uint32_t)>& known) const {
+  Reclaimed out;
+  auto header_at = [&](uint64_t off) {
+    ObjectHeader h;
+    std::memcpy(&h, pool_.at(off), sizeof h);
+    return h;
+  };
+  // Free blocks of the runs rebuilt around live objects.
+  uint64_t end = heap_end_.load();
+  uint64_t nchunks = (end - heap_begin_ + kChunkSize - 1) / kChunkSize;
+  for (uint64_t c = 0; c < nchunks; ++c) {
+    Run* r = chunk_runs_[c].load(std::memory_order_acquire);
+    if (r == nullptr) continue;
+    for (uint32_t i = 0; i < r->nblocks; ++i) {
+      if ((r->bits[i / 64].load(std::memory_order_relaxed) >> (i % 64)) & 1) continue;
+      ObjectHeader h = header_at(r->base + uint64_t{i} * r->block);
+      if (h.class_id != 0 && h.size_word == static_cast<uint32_t>(r->cls) && known(h.class_id)) {
+        ++out.objects;
+        out.bytes += r->block;
+      }
+    }
+  }
+  // Free extents: large objects start on pages, runs on chunk boundaries.
+  std::lock_guard lock(pages_mu_);
+  for (auto& [start, bytes] : free_by_off_) {
+    uint64_t stop = start + bytes;
+    for (uint64_t p = start; p < stop;) {
+      ObjectHeader h = header_at(p);
+      if (h.class_id != 0 && known(h.class_id)) {
+        if (h.size_word & kLargeBit) {
+          uint64_t span = uint64_t{h.size_word & ~kLargeBit} * kPageSize;
+          if (span != 0 && span <= stop - p) {
+            ++out.objects;
+            out.bytes += span;
+            p += span;
+            continue;
+          }
+        } else if (h.size_word < kNumClasses && (p - heap_begin_) % kChunkSize == 0 &&
+                   p + kChunkSize <= stop) {
+          uint32_t block = kBlockSizes[h.size_word];
+          for (uint32_t i = 0; i < blocks_per_run(static_cast<int>(h.size_word)); ++i) {
+            ObjectHeader b = header_at(p + uint64_t{i} * block);
+            if (b.class_id != 0 && b.size_word == h.size_word && known(b.class_id)) {
+              ++out.objects;
+              out.bytes += block;
+            }
+          }
+          p += kChunkSize;
+          continue;
+        }
+      }
+      p += kPageSize;
+    }
+  }
+  return out;
 }
 
 void Allocator::for_each_allocated(const std::function<void(uint64_t, uint64_t)>& fn) const {

@@ -126,6 +126,19 @@ class Allocator final : public Heap, private PerThreadOwner {
   // particular order. No allocation or free may run concurrently.
   void for_each_allocated(const std::function<void(uint64_t, uint64_t)>& fn) const;
 
+  // After rebuild(): objects whose headers are still in the free space of
+  // the heap, i.e. that were allocated when the pool crashed but that
+  // recovery did not keep (made and never published, freed in flight, the
+  // logs). Frees clear the class id of the header (one store, not written
+  // back), so objects freed before the crash do not count; after a power
+  // failure a lost clear may make a freed object count: an estimate, exact
+  // after a process crash. `known` says whether a class id exists.
+  struct Reclaimed {
+    uint64_t objects = 0;
+    uint64_t bytes = 0;
+  };
+  Reclaimed find_reclaimed(const std::function<bool(uint32_t)>& known) const;
+
  private:
   struct Run;
   struct ThreadCache;

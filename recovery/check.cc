@@ -75,6 +75,9 @@ HeapCheckReport check_heap(Pool& p, unsigned threads) {
       return r;
     }
     heap = std::move(*rebuilt);
+    auto rc = heap->find_reclaimed([&](uint32_t id) { return classes->find(id) != nullptr; });
+    r.reclaimable_objects = rc.objects;
+    r.reclaimable_bytes = rc.bytes;
   } else {
     uint64_t shown = 0;
     live.for_each(live.begin(), live.end(), [&](uint64_t hdr) {

@@ -32,6 +32,8 @@ struct HeapCheckReport {
   uint64_t allocated_bytes = 0;
   uint64_t leaked_objects = 0;  // allocated, unreachable
   uint64_t leaked_bytes = 0;
+  uint64_t reclaimable_objects = 0;  // after a crash: what recovery would free
+  uint64_t reclaimable_bytes = 0;
   std::map<std::string, uint64_t> objects_by_class;  // reachable
   bool consistent() const { return problems.empty(); }
 };

@@ -92,6 +92,10 @@ Result<Recovered> recover_pool(Pool& pool, const StoreOptions& opts) {
   if (!stats) return stats.status();
   NVOBJ_ASSIGN_OR_RETURN(out.heap,
                          alloc::Allocator::rebuild(pool, opts.heap, live, out.report.threads));
+  auto reclaimed =
+      out.heap->find_reclaimed([&](uint32_t id) { return out.classes.find(id) != nullptr; });
+  out.report.reclaimed_objects = reclaimed.objects;
+  out.report.reclaimed_bytes = reclaimed.bytes;
   HeapUsage u = out.heap->usage();
   out.report.objects = u.live_objects;
   out.report.live_bytes = u.live_bytes;
@@ -128,10 +132,10 @@ Result<recovery::Recovered> open_heap(Pool& pool, const StoreOptions& opts) {
   NVOBJ_ASSIGN_OR_RETURN(recovery::Recovered rec, recovery::recover_pool(pool, opts));
   const OpenReport& r = rec.report;
   log().info(
-      "recovered {}: {} blocks replayed, {} dropped, {} live objects ({} bytes), {} bytes free, "
-      "in {:.1f} ms with {} threads",
-      pool.path(), r.logs_replayed, r.logs_dropped, r.objects, r.live_bytes, r.free_bytes,
-      r.seconds * 1e3, r.threads);
+      "recovered {}: {} blocks replayed, {} dropped, {} live objects ({} bytes), {} objects "
+      "({} bytes) reclaimed, {} bytes free, in {:.1f} ms with {} threads",
+      pool.path(), r.logs_replayed, r.logs_dropped, r.objects, r.live_bytes, r.reclaimed_objects,
+      r.reclaimed_bytes, r.free_bytes, r.seconds * 1e3, r.threads);
   return rec;
 }
 

@@ -79,6 +79,10 @@ struct OpenReport {
   uint64_t logs_replayed = 0;  // committed blocks re-applied
   uint64_t logs_dropped = 0;   // uncommitted blocks discarded
   uint64_t objects = 0;        // live (reachable) objects after open
+  // Objects the crash left allocated but unreachable, freed by recovery
+  // (see Allocator::find_reclaimed: exact after a process crash).
+  uint64_t reclaimed_objects = 0;
+  uint64_t reclaimed_bytes = 0;
   uint64_t live_bytes = 0;
   uint64_t free_bytes = 0;
   unsigned threads = 1;  // marking/rebuild threads

@@ -216,6 +216,8 @@ int cmd_check(const std::string& path, bool json, bool repair) {
     j["allocated_bytes"] = heap.allocated_bytes;
     j["leaked_objects"] = heap.leaked_objects;
     j["leaked_bytes"] = heap.leaked_bytes;
+    j["reclaimable_objects"] = heap.reclaimable_objects;
+    j["reclaimable_bytes"] = heap.reclaimable_bytes;
     j["objects_by_class"] = heap.objects_by_class;
     std::printf("%s\n", j.dump(2).c_str());
   } else {
@@ -231,9 +233,11 @@ int cmd_check(const std::string& path, bool json, bool repair) {
     if (!heap.clean_shutdown)
       std::printf(
           "%s: not closed cleanly: the next open recovers (replays %llu blocks, drops "
-          "%llu)\n",
+          "%llu, reclaims %llu objects of %llu bytes)\n",
           path.c_str(), static_cast<unsigned long long>(heap.logs_to_replay),
-          static_cast<unsigned long long>(heap.logs_to_drop));
+          static_cast<unsigned long long>(heap.logs_to_drop),
+          static_cast<unsigned long long>(heap.reclaimable_objects),
+          static_cast<unsigned long long>(heap.reclaimable_bytes));
   }
   return 0;
 }

@@ -129,6 +129,9 @@ TEST_F(StoreTest, CrashRestartRecoversPublishedAndReclaimsUnpublished) {
   uint64_t cell_block = alloc::kBlockSizes[alloc::size_class_for(sizeof(CellData) + 8)];
   EXPECT_EQ(s->usage().live_bytes, live_before + cell_block);
   EXPECT_EQ(r.live_bytes, s->usage().live_bytes);
+  // Reclaimed: the 1000 cells and the child's block log (one segment).
+  EXPECT_EQ(r.reclaimed_objects, 1001u);
+  EXPECT_GE(r.reclaimed_bytes, 1000 * cell_block + 64 * 1024);
 }
 
 TEST_F(StoreTest, MakeCostsNoFenceAndSetOutsideABlockOne) {
