@@ -381,19 +381,23 @@ uint64_t Allocator::usable_size(uint64_t payload) const {
 }
 
 bool Allocator::is_allocated(uint64_t header) const {
+  std::lock_guard lock(pages_mu_);
+  return is_allocated_locked(header);
+}
+
+bool Allocator::is_allocated_locked(uint64_t header) const {
   if (header < heap_begin_ || header >= heap_end_.load()) return false;
-  {
-    std::lock_guard lock(pages_mu_);
-    if (large_.contains(header)) return true;
-  }
+  if (large_.contains(header)) return true;
   Run* r = chunk_runs_[chunk_index(header)].load(std::memory_order_acquire);
   if (r == nullptr || (header - r->base) % r->block != 0) return false;
   uint64_t i = (header - r->base) / r->block;
   return i < r->nblocks && ((r->bits[i / 64].load(std::memory_order_acquire) >> (i % 64)) & 1);
 }
 
-Allocator::Reclaimed Allocator::find_reclaimed(const std::function<bool(uint32_t)>& known) const {
+Allocator::Reclaimed Allocator::find_reclaimed(const std::function<bool(uint32_t)>& known,
+                                               const std::vector<uint64_t>& extra) const {
   Reclaimed out;
+  uint64_t top = heap_begin_;  // end of the highest live object
   auto header_at = [&](uint64_t off) {
     ObjectHeader h;
     std::memcpy(&h, pool_.at(off), sizeof h);
@@ -405,6 +409,7 @@ Allocator::Reclaimed Allocator::find_reclaimed(const std::function<bool(uint32_t
   for (uint64_t c = 0; c < nchunks; ++c) {
     Run* r = chunk_runs_[c].load(std::memory_order_acquire);
     if (r == nullptr) continue;
+    top = std::max(top, r->base + kChunkSize);
     for (uint32_t i = 0; i < r->nblocks; ++i) {
       if ((r->bits[i / 64].load(std::memory_order_relaxed) >> (i % 64)) & 1) continue;
       ObjectHeader h = header_at(r->base + uint64_t{i} * r->block);
@@ -416,10 +421,31 @@ Allocator::Reclaimed Allocator::find_reclaimed(const std::function<bool(uint32_t
   }
   // Free extents: large objects start on pages, runs on chunk boundaries.
   std::lock_guard lock(pages_mu_);
+  for (auto& [off, bytes] : large_) top = std::max(top, off + bytes);
+  std::set<uint64_t> counted;
+  for (uint64_t payload : extra) {
+    uint64_t hdr = payload - kObjectHeaderSize;
+    if (hdr < heap_begin_ || hdr >= end || is_allocated_locked(hdr)) continue;
+    uint64_t span = span_bytes(header_at(hdr).size_word);
+    if (span == 0 || !counted.insert(hdr).second) continue;
+    ++out.objects;
+    out.bytes += span;
+  }
   for (auto& [start, bytes] : free_by_off_) {
-    uint64_t stop = start + bytes;
+    if (start >= top) continue;
+    // Only where the file has data: never-written space holds no header.
+    uint64_t stop = std::min(start + bytes, top);
+    std::vector<std::pair<uint64_t, uint64_t>> ranges = pool_.data_ranges(start, stop);
+    size_t ri = 0;
     for (uint64_t p = start; p < stop;) {
+      while (ri < ranges.size() && ranges[ri].second <= p) ++ri;
+      if (ri == ranges.size()) break;
+      if (p < ranges[ri].first) p = start + (ranges[ri].first - start) / kPageSize * kPageSize;
       ObjectHeader h = header_at(p);
+      if (counted.contains(p)) {  // counted above: skip its extent
+        p += std::max<uint64_t>(kPageSize, span_bytes(h.size_word));
+        continue;
+      }
       if (h.class_id != 0 && known(h.class_id)) {
         if (h.size_word & kLargeBit) {
           uint64_t span = uint64_t{h.size_word & ~kLargeBit} * kPageSize;

@@ -137,7 +137,12 @@ class Allocator final : public Heap, private PerThreadOwner {
     uint64_t objects = 0;
     uint64_t bytes = 0;
   };
-  Reclaimed find_reclaimed(const std::function<bool(uint32_t)>& known) const;
+  // Free space above the highest live object is not scanned (allocation
+  // fills the heap from the bottom, and touching never-used pages costs a
+  // page fault each); `extra` are headers known to have been allocated (the
+  // logs' segments), counted wherever they are.
+  Reclaimed find_reclaimed(const std::function<bool(uint32_t)>& known,
+                           const std::vector<uint64_t>& extra_payloads = {}) const;
 
  private:
   struct Run;
@@ -159,8 +164,9 @@ class Allocator final : public Heap, private PerThreadOwner {
   Status grow_for(uint64_t bytes);            // caller holds pages_mu_
   Run* new_run(uint64_t chunk_off, int cls);
   void release_cache(ThreadCache* c);
-  Status claim(ThreadCache& c, int cls);   // refills c's claimed blocks of class cls
-  void drop_run(ThreadCache& c, int cls);  // unclaims and disowns c's run of class cls
+  bool is_allocated_locked(uint64_t header_off) const;  // caller holds pages_mu_
+  Status claim(ThreadCache& c, int cls);                // refills c's claimed blocks of class cls
+  void drop_run(ThreadCache& c, int cls);               // unclaims and disowns c's run of class cls
   void* make_thread_state() override;
   void release_thread_state(void* state) override;
   void write_header(uint64_t header_off, uint32_t class_id, uint32_t size_word);

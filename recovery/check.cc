@@ -75,7 +75,8 @@ HeapCheckReport check_heap(Pool& p, unsigned threads) {
       return r;
     }
     heap = std::move(*rebuilt);
-    auto rc = heap->find_reclaimed([&](uint32_t id) { return classes->find(id) != nullptr; });
+    auto rc = heap->find_reclaimed([&](uint32_t id) { return classes->find(id) != nullptr; },
+                                   replay->segments);
     r.reclaimable_objects = rc.objects;
     r.reclaimable_bytes = rc.bytes;
   } else {

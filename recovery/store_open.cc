@@ -90,10 +90,15 @@ Result<Recovered> recover_pool(Pool& pool, const StoreOptions& opts) {
     stats = mark_reachable(pool, out.classes, live, out.report.threads, &marked);
   }
   if (!stats) return stats.status();
+  double t_mark = seconds_since(t0);
   NVOBJ_ASSIGN_OR_RETURN(out.heap,
                          alloc::Allocator::rebuild(pool, opts.heap, live, out.report.threads));
-  auto reclaimed =
-      out.heap->find_reclaimed([&](uint32_t id) { return out.classes.find(id) != nullptr; });
+  double t_rebuild = seconds_since(t0);
+  auto reclaimed = out.heap->find_reclaimed(
+      [&](uint32_t id) { return out.classes.find(id) != nullptr; }, replay.segments);
+  log().debug(
+      "{}: recovery phases: replay+mark {:.1f} ms, rebuild {:.1f} ms, reclaim count {:.1f} ms",
+      pool.path(), t_mark * 1e3, (t_rebuild - t_mark) * 1e3, (seconds_since(t0) - t_rebuild) * 1e3);
   out.report.reclaimed_objects = reclaimed.objects;
   out.report.reclaimed_bytes = reclaimed.bytes;
   HeapUsage u = out.heap->usage();

@@ -486,6 +486,28 @@ Status Pool::map_range(uint64_t offset, uint64_t length) {
   return Status::ok();
 }
 
+std::vector<std::pair<uint64_t, uint64_t>> Pool::data_ranges(uint64_t from, uint64_t to) const {
+  std::vector<std::pair<uint64_t, uint64_t>> out;
+  if (devdax_ || fd_ < 0) {
+    out.emplace_back(from, to);
+    return out;
+  }
+  for (uint64_t at = from; at < to;) {
+    off_t data = ::lseek(fd_, static_cast<off_t>(at), SEEK_DATA);
+    if (data < 0) {
+      if (errno != ENXIO) out.assign(1, {from, to});  // cannot tell: everything
+      break;
+    }
+    auto d = static_cast<uint64_t>(data);
+    if (d >= to) break;
+    off_t hole = ::lseek(fd_, data, SEEK_HOLE);
+    uint64_t h = hole < 0 ? to : std::min<uint64_t>(static_cast<uint64_t>(hole), to);
+    out.emplace_back(d, h);
+    at = h;
+  }
+  return out;
+}
+
 Status Pool::set_persist_backend(const PersistOptions& opts) {
   NVOBJ_RETURN_IF_ERROR(check_persist_options(opts));
   switch (opts.backend) {

@@ -113,6 +113,12 @@ class Pool {
   uint64_t* anchor(size_t i) const { return at<uint64_t>(kAnchorOffset) + i; }
 
   const Persister& persister() const { return persister_; }
+  // The parts of [from, to) the file holds data for (SEEK_DATA/SEEK_HOLE):
+  // holes have never been written and read as zeros, so a scan of the pool
+  // can skip them without touching their pages. The whole range on devices
+  // and file systems that cannot tell.
+  std::vector<std::pair<uint64_t, uint64_t>> data_ranges(uint64_t from, uint64_t to) const;
+
   // Swaps the persistence backend; only while no other thread uses the pool.
   Status set_persist_backend(const PersistOptions& opts);
 

@@ -222,16 +222,17 @@ struct Verified {
 // Walks slot i's chain; returns the entries if the record verifies. Any
 // inconsistency means the commit never completed (or the log is damaged):
 // the block is dropped.
+bool segment_ok(const Pool& pool, uint64_t off) {
+  if (off % 8 != 0 || off < pool.data_offset() + kObjectHeaderSize ||
+      off + sizeof(LogSegmentHeader) > pool.size())
+    return false;
+  if (pool.at<ObjectHeader>(off - kObjectHeaderSize)->class_id != kClassIdLogSegment) return false;
+  auto* h = pool.at<LogSegmentHeader>(off);
+  return h->capacity <= pool.size() - off - sizeof(LogSegmentHeader);
+}
+
 bool verify_slot(const Pool& pool, const LogSlot& s, Verified* out) {
-  auto segment_ok = [&](uint64_t off) {
-    if (off % 8 != 0 || off < pool.data_offset() + kObjectHeaderSize ||
-        off + sizeof(LogSegmentHeader) > pool.size())
-      return false;
-    if (pool.at<ObjectHeader>(off - kObjectHeaderSize)->class_id != kClassIdLogSegment)
-      return false;
-    auto* h = pool.at<LogSegmentHeader>(off);
-    return h->capacity <= pool.size() - off - sizeof(LogSegmentHeader);
-  };
+  auto segment_ok = [&](uint64_t off) { return nvobj::segment_ok(pool, off); };
   if (!segment_ok(s.head)) return false;
   uint64_t seg = s.head, pos = 0, seen = 0;
   uint32_t crc = 0;
@@ -276,6 +277,11 @@ Result<ReplayReport> replay_logs(Pool& pool) {
   std::vector<Verified> logs;
   for (uint32_t i = 0; i < kLogSlotCount; ++i) {
     const LogSlot& s = *slot_at(pool, i);
+    // Remember the slot's segments: recovery reports them as reclaimed.
+    for (uint64_t seg = s.head, n = 0; seg != 0 && n < 1024 && segment_ok(pool, seg); ++n) {
+      report.segments.push_back(seg);
+      seg = pool.at<LogSegmentHeader>(seg)->next;
+    }
     if (s.seq == 0 || s.seq == s.retired) continue;
     Verified v;
     if (!verify_slot(pool, s, &v)) {

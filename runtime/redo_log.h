@@ -139,8 +139,9 @@ class LogWriter {
 };
 
 struct ReplayReport {
-  uint64_t replayed = 0;  // committed blocks re-applied
-  uint64_t dropped = 0;   // slots with an uncommitted or torn log
+  uint64_t replayed = 0;           // committed blocks re-applied
+  uint64_t dropped = 0;            // slots with an uncommitted or torn log
+  std::vector<uint64_t> segments;  // log segments the slots held (now unreachable)
 };
 
 // Applies every committed, unretired log and clears every slot (two fences).
