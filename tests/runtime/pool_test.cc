@@ -480,7 +480,9 @@ TEST_F(PoolTest, OpenCloseReleasesAddressSpace) {
     ASSERT_TRUE((*pool)->grow((*pool)->size() + 64 * 1024)) << "grow maps a second range";
     ASSERT_TRUE((*pool)->close());
   }
-  EXPECT_LE(mapping_count(), before + 2) << "open/close leaked mappings";
+  // A leak would show as hundreds of mappings (one or two per open); a few
+  // more are the C++ heap growing (much more so under ASan's quarantine).
+  EXPECT_LE(mapping_count(), before + 16) << "open/close leaked mappings";
 }
 
 TEST_F(PoolTest, InspectReadsHeaderWithoutOpening) {
