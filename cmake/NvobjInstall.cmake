@@ -1,5 +1,5 @@
 # Installs libraries, headers, tools, a CMake package (find_package(nvobj) ->
-# nvobj::runtime) and a pkg-config file. Components register their targets
+# nvobj::runtime, nvobj::allocator, nvobj::recovery) and a pkg-config file. Components register their targets
 # with the NVOBJ_INSTALL_TARGETS / NVOBJ_INSTALL_PROGRAMS global properties.
 include(CMakePackageConfigHelpers)
 

@@ -1,25 +1,40 @@
-// Uses only installed headers: create a pool, persist a string, reopen it.
+// Uses only installed headers: a persistent object in a store, found again
+// by its root name after a reopen (the object model), and the raw pool API.
 #include <cstdio>
-#include <cstring>
 
-#include <nvobj/runtime/pool.h>
+#include <nvobj/recovery/store_open.h>
+#include <nvobj/runtime/proxy.h>
+
+struct NoteData {
+  uint64_t number;
+  uint64_t twice;
+};
+
+class Note : public nvobj::PObject<Note, NoteData> {
+ public:
+  static constexpr std::string_view kClassName = "install.Note";
+  static constexpr nvobj::RefMap kRefs = nvobj::ref_map<NoteData>();
+  using PObject::PObject;
+  uint64_t number() const { return get(&Data::number); }
+};
 
 int main(int argc, char** argv) {
   if (argc != 2) return 2;
   {
-    nvobj::CreateOptions o;
-    o.size = 1 << 20;
-    auto pool = nvobj::Pool::create(argv[1], o);
-    if (!pool) {
-      std::fprintf(stderr, "%s\n", pool.status().to_string().c_str());
+    nvobj::StoreOptions o;
+    o.create.size = 4 << 20;
+    auto store = nvobj::create_store(argv[1], o);
+    if (!store) {
+      std::fprintf(stderr, "%s\n", store.status().to_string().c_str());
       return 1;
     }
-    char* p = (*pool)->at<char>((*pool)->data_offset());
-    std::strcpy(p, "installed");
-    (*pool)->persister().persist(p, 10);
+    nvobj::failure_atomic(
+        [&] { (*store)->set_root("note", (*store)->make<Note>(uint64_t{42}, uint64_t{84})); });
   }
-  auto pool = nvobj::Pool::open(argv[1], {});
-  if (!pool || std::strcmp((*pool)->at<char>((*pool)->data_offset()), "installed") != 0) return 1;
+  auto store = nvobj::open_store(argv[1]);
+  if (!store) return 1;
+  auto note = (*store)->root<Note>("note");
+  if (!note || note->number() != 42 || note->read().twice != 84) return 1;
   std::printf("install-app ok\n");
   return 0;
 }
