@@ -329,6 +329,37 @@ TEST_F(StoreTest, ConcurrentTransfersKeepTheTotal) {
   EXPECT_EQ(r->root<bank::Bank>("bank")->total(), 16 * 1000);
 }
 
+TEST_F(StoreTest, FullPoolThrowsAndKeepsEverythingStored) {
+  StoreOptions o;
+  o.create.size = 4 << 20;
+  o.create.max_size = 4 << 20;  // no room to grow
+  o.create.mode = Mode::kEmulated;
+  auto st = create_store(path(), o);
+  ASSERT_TRUE(st) << st.status().to_string();
+  Store& s = **st;
+  auto b = bank::Bank::create(s, "bank", 4, 1000);
+  int made = 0;
+  try {
+    for (;; ++made) {
+      failure_atomic([&] {
+        auto c = s.make<Cell>(uint64_t(made));
+        b->account(0).post(-1, 1);  // writes in the same block as the failing make
+        s.set_root("last", c);
+      });
+    }
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), StatusCode::kNoSpace) << e.what();
+  }
+  EXPECT_GT(made, 1000);
+  // The failed block left nothing behind; earlier ones are intact.
+  EXPECT_EQ(b->account(0).balance(), 1000 - made);
+  EXPECT_EQ(s.root<Cell>("last")->value(), uint64_t(made - 1));
+  st->reset();
+  auto r = open();
+  EXPECT_EQ(r->root<bank::Bank>("bank")->account(0).balance(), 1000 - made);
+  EXPECT_EQ(r->root<Cell>("last")->value(), uint64_t(made - 1));
+}
+
 TEST_F(StoreTest, ConcurrentRootsBlocksAndCrossThreadFrees) {
   auto s = create();
   constexpr int kThreads = 4, kEach = 50;
