@@ -3,6 +3,9 @@
 // and the next run still finds the money all there.
 //
 //   nvobj-bank --pool /dev/shm/bank.pool --accounts 8 --transfers 1000
+//   nvobj-bank --transfers 10 --crash      exit without closing (recovery next)
+#include <unistd.h>
+
 #include <cstdio>
 #include <random>
 
@@ -18,6 +21,8 @@ int main(int argc, char** argv) {
   app.add_option("--pool", path, "pool file (created if missing)");
   app.add_option("--accounts", accounts, "accounts in a new bank")->check(CLI::Range(2, 1 << 20));
   app.add_option("--transfers", transfers, "transfers to perform in this run");
+  bool crash = false;
+  app.add_flag("--crash", crash, "exit without closing the store (as a crash would)");
   CLI11_PARSE(app, argc, argv);
 
   auto store = nvobj::open_store(path);
@@ -48,5 +53,9 @@ int main(int argc, char** argv) {
                 static_cast<long long>(b->account(i).balance()));
   std::printf("total: %lld (%llu transfers this run)\n", static_cast<long long>(b->total()),
               static_cast<unsigned long long>(transfers));
+  if (crash) {
+    std::fflush(stdout);
+    ::_exit(0);  // no close: the next open recovers
+  }
   return 0;
 }

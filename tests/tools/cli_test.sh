@@ -89,5 +89,31 @@ grep -q "did NOT shut down cleanly" "$dir/out" && pass "crash detected" || fail 
 grep -q '"crashed"' "$dir/out" && pass "record written before the crash survived" || fail "crash record"
 grep -q "run 4 " "$dir/out" && pass "run count is 4" || fail "run count"
 
+# The object model: nvobj-bank, a crash, check and --repair.
+bank=$bin/nvobj-bank
+b=$dir/bank.pool
+expect 0 "bank first run" "$bank" --pool "$b" --transfers 100
+grep -q "total: 8000" "$dir/out" && pass "bank total" || fail "bank total: $(cat "$dir/out")"
+expect 0 "check a cleanly closed bank" "$pool_tool" check "$b"
+grep -q "no leak" "$dir/out" && pass "check finds no leak" || fail "check leak: $(cat "$dir/out")"
+expect 0 "bank crash run" "$bank" --pool "$b" --transfers 100 --crash
+expect 0 "check a crashed bank" "$pool_tool" check "$b"
+grep -q "not closed cleanly" "$dir/out" && pass "check reports the crash" || fail "check crash: $(cat "$dir/out")"
+grep -q "reclaims [1-9]" "$dir/out" && pass "check says what recovery reclaims" || fail "reclaim: $(cat "$dir/out")"
+expect 0 "check --json on a crashed bank" "$pool_tool" check "$b" --json
+/usr/bin/python3 - "$dir/out" <<'PY' && pass "check --json fields" || fail "check --json: $(cat "$dir/out")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["consistent"] and not j["clean_shutdown"], j
+assert j["objects_by_class"]["bank.Account"] == 8, j
+assert j["reclaimable_objects"] > 0, j
+PY
+expect 0 "check --repair" "$pool_tool" check "$b" --repair
+grep -q "recovered" "$dir/out" && pass "repair recovers" || fail "repair: $(cat "$dir/out")"
+expect 0 "check after repair" "$pool_tool" check "$b"
+grep -q "clean:" "$dir/out" && ! grep -q "not closed cleanly" "$dir/out" && pass "clean after repair" || fail "after repair: $(cat "$dir/out")"
+expect 0 "bank after the crash" "$bank" --pool "$b" --transfers 10
+grep -q "total: 8000" "$dir/out" && pass "money intact after crash and repair" || fail "bank total: $(cat "$dir/out")"
+
 echo "cli tests: $failures failure(s)"
 [[ $failures -eq 0 ]]
