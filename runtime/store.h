@@ -276,16 +276,20 @@ class Store : private PerThreadOwner {
   bool closed_ = false;
 };
 
-// A typed reference to a persistent object of proxy class T: a store and an
-// offset (16 bytes, volatile). `->` and `*` reach the object's proxy.
+// A typed reference to a persistent object of proxy class T: a store, an
+// offset and (once used) its proxy, so that only the first `->` looks the
+// proxy up. Volatile; like any reference, not to be used after a free.
 template <typename T>
 class Ref {
  public:
   Ref() = default;
   Ref(Store* store, uint64_t offset) : store_(store), off_(offset) {}
 
-  T* operator->() const { return &store_->proxy<T>(off_); }
-  T& operator*() const { return store_->proxy<T>(off_); }
+  T* operator->() const { return &**this; }
+  T& operator*() const {
+    if (proxy_ == nullptr) proxy_ = &store_->proxy<T>(off_);
+    return *proxy_;
+  }
   explicit operator bool() const { return off_ != 0; }
   uint64_t offset() const { return off_; }
   Store* store() const { return store_; }
@@ -296,6 +300,7 @@ class Ref {
  private:
   Store* store_ = nullptr;
   uint64_t off_ = 0;
+  mutable T* proxy_ = nullptr;
 };
 
 // --- template definitions ----------------------------------------------------------

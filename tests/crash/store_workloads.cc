@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "examples/bank/bank.h"
+#include "pobjects/pcounter.h"
 #include "recovery/check.h"
 #include "recovery/store_open.h"
 #include "runtime/proxy.h"
@@ -287,11 +288,77 @@ Workload publish_free_workload(size_t ops) {
   return w;
 }
 
+// --- PCounter and PStripedCounter ------------------------------------------------------
+
+int64_t counter_after(size_t ops) {
+  int64_t v = 0;
+  for (size_t i = 0; i < ops; ++i) {
+    switch (i % 4) {
+      case 0: v += static_cast<int64_t>(i) + 1; break;
+      case 1: v = static_cast<int64_t>(i) * 10; break;
+      case 2: v += 1; break;  // compare_and_set(v, v + 1) succeeds
+      case 3: v -= 3; break;
+    }
+  }
+  return v;
+}
+
+Workload counter_workload(size_t ops) {
+  auto session = std::make_shared<Session>();
+  Workload w;
+  w.name = "pcounter";
+  w.pool_size = 4 << 20;
+  w.ops = ops;
+  w.setup = [](Pool& p) {
+    Status s = setup_store(p, [](Store& st) {
+      st.set_root("c", PCounter::create(st));
+      st.set_root("s", PStripedCounter::create(st, 4));
+    });
+    if (!s) throw std::runtime_error(s.to_string());
+  };
+  w.op = [session](Context& c, size_t i) {
+    Store& s = session->get(c.pool());
+    auto counter = s.root<PCounter>("c");
+    switch (i % 4) {
+      case 0: counter->add_and_get(static_cast<int64_t>(i) + 1); break;
+      case 1: counter->set(static_cast<int64_t>(i) * 10); break;
+      case 2: {
+        int64_t expected = counter->get();
+        if (!counter->compare_and_set(expected, expected + 1))
+          throw std::runtime_error("compare_and_set failed with no contention");
+        break;
+      }
+      case 3: counter->get_and_add(-3); break;
+    }
+    s.root<PStripedCounter>("s")->increment();
+  };
+  w.finish = [session](Context&) { session->close(); };
+  w.check = [ops](Pool& image, size_t completed) {
+    return with_recovered(image, [&](Store& s) -> Status {
+      int64_t v = s.root<PCounter>("c")->get();
+      uint64_t striped = s.root<PStripedCounter>("s")->get();
+      // The counter update of op `completed` may be in; its striped
+      // increment only if the counter's is (it comes second).
+      bool counter_old = v == counter_after(completed);
+      bool counter_new = completed < ops && v == counter_after(completed + 1);
+      if (!counter_old && !counter_new)
+        return Status(StatusCode::kCorrupt,
+                      fmt::format("counter is {} after {} operations", v, completed));
+      if (striped != completed && !(counter_new && striped == completed + 1))
+        return Status(StatusCode::kCorrupt,
+                      fmt::format("striped counter is {} after {} increments", striped, completed));
+      return Status::ok();
+    });
+  };
+  return w;
+}
+
 }  // namespace
 
 std::vector<Workload> store_workloads(int scale) {
   auto s = static_cast<size_t>(scale);
-  return {bank_workload(30 * s), large_block_workload(4 * s), publish_free_workload(40 * s)};
+  return {bank_workload(30 * s), large_block_workload(4 * s), publish_free_workload(40 * s),
+          counter_workload(60 * s)};
 }
 
 }  // namespace nvobj::crash

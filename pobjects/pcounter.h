@@ -1,0 +1,91 @@
+// PCounter: a durable linearizable 64-bit counter.
+//
+// One 8-byte word in the pool, updated with an atomic instruction, written
+// back and fenced before the operation returns: 1 fence per update. Reads
+// load the word and return it without a fence, unless an update is in
+// flight (PendingWrites), in which case they persist what they read first.
+// A crash keeps every update that returned and, for one in flight, either
+// its old or its new value (8-byte stores do not tear).
+//
+// Operations are durable on their own: called inside a failure-atomic block
+// they do not join it (they apply, durably, when called).
+//
+//   auto c = nvobj::PCounter::create(store, 0);
+//   store.set_root("hits", c);
+//   c->increment();
+#ifndef NVOBJ_POBJECTS_PCOUNTER_H_
+#define NVOBJ_POBJECTS_PCOUNTER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <string_view>
+
+#include "pobjects/pending_writes.h"
+#include "runtime/proxy.h"
+#include "runtime/store.h"
+
+namespace nvobj {
+
+struct PCounterData {
+  int64_t value;
+};
+
+class PCounter : public PObject<PCounter, PCounterData> {
+ public:
+  static constexpr std::string_view kClassName = "nvobj.PCounter";
+  static constexpr RefMap kRefs = ref_map<PCounterData>();
+  using PObject::PObject;
+
+  // A new counter (unpublished: store a reference to it somewhere durable).
+  static Ref<PCounter> create(Store& s, int64_t initial = 0) { return s.make<PCounter>(initial); }
+
+  int64_t get() const;
+  void set(int64_t v);
+  int64_t add_and_get(int64_t delta);
+  int64_t get_and_add(int64_t delta);
+  int64_t increment() { return add_and_get(1); }
+  int64_t decrement() { return add_and_get(-1); }
+  // Sets desired if the value is expected; returns whether it did. On
+  // failure `expected` receives the current (durable) value.
+  bool compare_and_set(int64_t& expected, int64_t desired);
+
+ private:
+  std::atomic_ref<int64_t> word() const {
+    return std::atomic_ref<int64_t>(const_cast<int64_t&>(raw().value));
+  }
+  void persist_word() const;  // write back the word and fence
+
+  mutable PendingWrites pending_;
+};
+
+// PStripedCounter: a counter for heavily contended increments. Each thread
+// increments its own stripe (a cache line of the object), so increments do
+// not contend; get() sums the stripes. Only +1 increments exist: the count
+// then passes through every value between two reads, so a sum read while
+// increments go on is a value the counter had at some instant (linearizable;
+// durable as PCounter's reads). 1 fence per increment, none per get.
+struct PStripedCounterData {
+  uint64_t stripes;  // cache lines in the tail
+  uint64_t reserved[7];
+};
+
+class PStripedCounter : public PObject<PStripedCounter, PStripedCounterData> {
+ public:
+  static constexpr std::string_view kClassName = "nvobj.PStripedCounter";
+  static constexpr RefMap kRefs = ref_map<PStripedCounterData>();
+  static constexpr uint64_t kStripeBytes = 64;
+  using PObject::PObject;
+
+  static Ref<PStripedCounter> create(Store& s, uint64_t stripes = 16);
+
+  uint64_t get() const;
+  void increment();
+
+ private:
+  std::atomic_ref<uint64_t> stripe(uint64_t i) const;
+  mutable PendingWrites pending_;
+};
+
+}  // namespace nvobj
+
+#endif  // NVOBJ_POBJECTS_PCOUNTER_H_
