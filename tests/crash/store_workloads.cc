@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "examples/bank/bank.h"
+#include "pobjects/pbytes.h"
 #include "pobjects/pcounter.h"
 #include "recovery/check.h"
 #include "recovery/store_open.h"
@@ -353,12 +354,70 @@ Workload counter_workload(size_t ops) {
   return w;
 }
 
+// --- PBytes: values replaced (made, published, old one freed) in blocks ------------------
+
+constexpr size_t kByteKeys = 4;
+
+std::string bytes_value(size_t op) {
+  size_t n = (op * 977) % 6000;  // 0 .. ~6 KB: inline-size to multi-line to page-sized
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>((i * 31 + op * 7) & 0xff);
+  return s;
+}
+
+// Key -> op index of its current value after `ops` operations.
+std::map<std::string, size_t> bytes_after(size_t ops) {
+  std::map<std::string, size_t> m;
+  for (size_t i = 0; i < ops; ++i) m[fmt::format("b{}", i % kByteKeys)] = i;
+  return m;
+}
+
+Workload bytes_workload(size_t ops) {
+  auto session = std::make_shared<Session>();
+  Workload w;
+  w.name = "pbytes";
+  w.pool_size = 4 << 20;
+  w.ops = ops;
+  w.setup = [](Pool& p) {
+    Status s = setup_store(p, [](Store&) {});
+    if (!s) throw std::runtime_error(s.to_string());
+  };
+  w.op = [session](Context& c, size_t i) {
+    Store& s = session->get(c.pool());
+    std::string key = fmt::format("b{}", i % kByteKeys);
+    failure_atomic([&] {
+      auto old = s.root<PBytes>(key);
+      s.set_root(key, PBytes::create(s, bytes_value(i)));
+      if (old) s.free(old);
+    });
+  };
+  w.finish = [session](Context&) { session->close(); };
+  w.check = [ops](Pool& image, size_t completed) {
+    return with_recovered(image, [&](Store& s) -> Status {
+      auto matches = [&](size_t n) {
+        std::map<std::string, size_t> want = bytes_after(n);
+        if (s.roots().size() != want.size()) return false;
+        for (auto& [key, op] : want) {
+          auto b = s.root<PBytes>(key);
+          if (!b || !b->equals(bytes_value(op))) return false;
+        }
+        return true;
+      };
+      if (matches(completed) || (completed < ops && matches(completed + 1))) return Status::ok();
+      return Status(StatusCode::kCorrupt,
+                    fmt::format("byte values match neither {} nor {} completed replacements",
+                                completed, completed + 1));
+    });
+  };
+  return w;
+}
+
 }  // namespace
 
 std::vector<Workload> store_workloads(int scale) {
   auto s = static_cast<size_t>(scale);
   return {bank_workload(30 * s), large_block_workload(4 * s), publish_free_workload(40 * s),
-          counter_workload(60 * s)};
+          counter_workload(60 * s), bytes_workload(30 * s)};
 }
 
 }  // namespace nvobj::crash
