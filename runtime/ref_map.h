@@ -8,6 +8,9 @@
 //   kTailRefs   `count` references starting at tail_offset
 //   kTailBytes  `count` bytes starting at tail_offset (no references; bounds
 //               are still checked)
+//   kRecords    `count` bytes of checksummed records (record_chunk.h) starting
+//               at tail_offset, with the chunk's nonce in the 8 bytes before
+//               it; the ref of each valid record is a reference
 #ifndef NVOBJ_RUNTIME_REF_MAP_H_
 #define NVOBJ_RUNTIME_REF_MAP_H_
 
@@ -16,9 +19,11 @@
 #include <initializer_list>
 #include <string>
 
+#include "runtime/record_chunk.h"
+
 namespace nvobj {
 
-enum class TailKind : uint32_t { kNone = 0, kRefs = 1, kBytes = 2 };
+enum class TailKind : uint32_t { kNone = 0, kRefs = 1, kBytes = 2, kRecords = 3 };
 
 struct RefMap {
   static constexpr uint32_t kMaxFixedWords = 256;  // references within the first 2 KiB
@@ -65,8 +70,10 @@ constexpr RefMap ref_map(std::initializer_list<uint32_t> ref_offsets = {}) {
 constexpr RefMap with_tail(RefMap m, TailKind kind, uint32_t count_offset, uint32_t tail_offset) {
   if (count_offset % 8 != 0 || count_offset + 8 > m.layout_size)
     throw "tail count must be an aligned uint64_t inside the fixed layout";
-  if (tail_offset < m.layout_size || (kind == TailKind::kRefs && tail_offset % 8 != 0))
-    throw "tail must start after the fixed layout (8-byte aligned for references)";
+  if (tail_offset < m.layout_size || (kind != TailKind::kBytes && tail_offset % 8 != 0))
+    throw "tail must start after the fixed layout (8-byte aligned for references and records)";
+  if (kind == TailKind::kRecords && (tail_offset < 16 || tail_offset - 8 == count_offset))
+    throw "a record tail needs its nonce in the 8 bytes before it";
   m.tail_kind = kind;
   m.tail_count_offset = count_offset;
   m.tail_offset = tail_offset;
@@ -101,6 +108,14 @@ void for_each_ref(const RefMap& map, const char* payload, uint64_t tail_count, F
       std::memcpy(&v, payload + word * 8, 8);
       fn(v, uint64_t{word} * 8);
     }
+  }
+  if (map.tail_kind == TailKind::kRecords) {
+    uint64_t nonce;
+    std::memcpy(&nonce, payload + map.tail_offset - 8, 8);
+    for_each_record(nonce, payload + map.tail_offset, tail_count,
+                    [&](const RecordHeader& h, const char*, uint64_t pos) {
+                      fn(h.ref, map.tail_offset + pos + offsetof(RecordHeader, ref));
+                    });
   }
   if (map.tail_kind == TailKind::kRefs) {
     for (uint64_t i = 0; i < tail_count; ++i) {

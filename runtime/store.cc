@@ -259,6 +259,44 @@ void Store::free_object(uint64_t off) {
   heap_->deallocate(off);
 }
 
+void Store::free_detached(uint64_t off) {
+  check_object(off);
+  forget_unfenced(off);
+  drop_proxy(off);
+  heap_->deallocate(off);
+}
+
+namespace {
+std::mutex destroyers_mu;
+std::unordered_map<std::string, Store::DestroyFn>& destroyers() {
+  static std::unordered_map<std::string, Store::DestroyFn> m;
+  return m;
+}
+}  // namespace
+
+void Store::register_destroyer(std::string_view class_name, DestroyFn fn) {
+  std::lock_guard lock(destroyers_mu);
+  destroyers()[std::string(class_name)] = fn;
+}
+
+void Store::destroy_object(uint64_t off) {
+  check_object(off);
+  const ClassRecord* r = classes_.find(pool_->at<ObjectHeader>(off - kObjectHeaderSize)->class_id);
+  DestroyFn fn = nullptr;
+  if (r != nullptr) {
+    std::lock_guard lock(destroyers_mu);
+    if (auto it = destroyers().find(r->name); it != destroyers().end()) fn = it->second;
+  }
+  if (fn != nullptr)
+    fn(*this, off);
+  else
+    free_detached(off);
+}
+
+void Store::fence_new_objects() const {
+  if (tls_unfenced.store_uid == uid_ && !tls_unfenced.objects.empty()) durable_fence();
+}
+
 ProxyBase& Store::proxy_slow(uint64_t off, uint32_t class_id, std::string_view class_name,
                              std::unique_ptr<ProxyBase> (*make)(Store&, uint64_t)) {
   check_object(off);
@@ -309,7 +347,7 @@ void Store::write(void* dst, const void* src, size_t n) {
   detail::BlockState* b = bound_block();
   if (b == nullptr) {
     // Whatever this store may publish must be durable before it is.
-    if (tls_unfenced.store_uid == uid_ && !tls_unfenced.objects.empty()) durable_fence();
+    fence_new_objects();
     std::memcpy(dst, src, n);
     pool_->persister().pwb(dst, n);
     durable_fence();

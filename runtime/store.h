@@ -124,6 +124,29 @@ class Store : private PerThreadOwner {
   template <typename T, typename... Args>
   Ref<T> make_with_tail(uint64_t tail_bytes, Args&&... args);
 
+  // For types that persist their own updates (pobjects/): a new object of
+  // class T made outside any block even when one is open (it is never freed
+  // by an abort), with `tail_bytes` after its layout left uninitialised and
+  // not written back. Its layout is durable after this thread's next
+  // durable_fence() or fence_new_objects(). Throws Error (kNoSpace).
+  template <typename T, typename... Args>
+  Ref<T> make_detached(uint64_t tail_bytes, Args&&... args);
+  // Frees at once, even inside a block (the counterpart of make_detached):
+  // the object must be unreachable durably already, or never published.
+  void free_detached(uint64_t offset);
+  // Frees an unreachable object and what it owns: classes that own other
+  // objects (the maps own their log chunks) register how to free them with
+  // register_destroyer(); other objects are freed alone. Immediate, like
+  // free_detached.
+  void destroy_object(uint64_t offset);
+  using DestroyFn = void (*)(Store& store, uint64_t offset);
+  static void register_destroyer(std::string_view class_name, DestroyFn fn);
+
+  // Makes the objects this thread made outside a block durable, if any are
+  // not yet (one fence; none when there are none). Code that publishes an
+  // object with its own stores, write-backs and fence calls this first.
+  void fence_new_objects() const;
+
   // Frees an object. Outside a block the caller must already have made it
   // unreachable (durably); inside a block the free happens when the block
   // commits, so unlinking and freeing in one block is atomic.
@@ -278,17 +301,31 @@ class Store : private PerThreadOwner {
 
 // A typed reference to a persistent object of proxy class T: a store, an
 // offset and (once used) its proxy, so that only the first `->` looks the
-// proxy up. Volatile; like any reference, not to be used after a free.
+// proxy up. Volatile; like any reference, not to be used after a free. One
+// Ref may be shared by threads (the cached proxy is an atomic: every thread
+// would cache the same one).
 template <typename T>
 class Ref {
  public:
   Ref() = default;
   Ref(Store* store, uint64_t offset) : store_(store), off_(offset) {}
+  Ref(const Ref& o)
+      : store_(o.store_), off_(o.off_), proxy_(o.proxy_.load(std::memory_order_acquire)) {}
+  Ref& operator=(const Ref& o) {
+    store_ = o.store_;
+    off_ = o.off_;
+    proxy_.store(o.proxy_.load(std::memory_order_acquire), std::memory_order_release);
+    return *this;
+  }
 
   T* operator->() const { return &**this; }
   T& operator*() const {
-    if (proxy_ == nullptr) proxy_ = &store_->proxy<T>(off_);
-    return *proxy_;
+    T* p = proxy_.load(std::memory_order_acquire);
+    if (p == nullptr) {
+      p = &store_->proxy<T>(off_);
+      proxy_.store(p, std::memory_order_release);
+    }
+    return *p;
   }
   explicit operator bool() const { return off_ != 0; }
   uint64_t offset() const { return off_; }
@@ -300,7 +337,7 @@ class Ref {
  private:
   Store* store_ = nullptr;
   uint64_t off_ = 0;
-  mutable T* proxy_ = nullptr;
+  mutable std::atomic<T*> proxy_{nullptr};
 };
 
 // --- template definitions ----------------------------------------------------------
@@ -319,6 +356,15 @@ Ref<T> Store::make_with_tail(uint64_t tail_bytes, Args&&... args) {
   new (p) Data{std::forward<Args>(args)...};
   if (tail_bytes != 0) std::memset(p + sizeof(Data), 0, tail_bytes);
   if (!detail::in_block()) made_outside_block(off, size);
+  return Ref<T>(this, off);
+}
+
+template <typename T, typename... Args>
+Ref<T> Store::make_detached(uint64_t tail_bytes, Args&&... args) {
+  using Data = typename T::Data;
+  uint64_t off = value_or_throw(heap_->allocate(sizeof(Data) + tail_bytes, class_id<T>()));
+  new (pool_->at<char>(off)) Data{std::forward<Args>(args)...};
+  made_outside_block(off, sizeof(Data));
   return Ref<T>(this, off);
 }
 

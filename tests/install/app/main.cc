@@ -1,7 +1,8 @@
 // Uses only installed headers: a persistent object in a store, found again
-// by its root name after a reopen (the object model), and the raw pool API.
+// by its root name after a reopen (the object model), and a durable map.
 #include <cstdio>
 
+#include <nvobj/pobjects/phashmap.h>
 #include <nvobj/recovery/store_open.h>
 #include <nvobj/runtime/proxy.h>
 
@@ -30,11 +31,15 @@ int main(int argc, char** argv) {
     }
     nvobj::failure_atomic(
         [&] { (*store)->set_root("note", (*store)->make<Note>(uint64_t{42}, uint64_t{84})); });
+    auto map = nvobj::PHashMap::create(**store);
+    (*store)->set_root("map", map);
+    map->put("key", "value");
   }
   auto store = nvobj::open_store(argv[1]);
   if (!store) return 1;
   auto note = (*store)->root<Note>("note");
   if (!note || note->number() != 42 || note->read().twice != 84) return 1;
+  if ((*store)->root<nvobj::PHashMap>("map")->get("key") != "value") return 1;
   std::printf("install-app ok\n");
   return 0;
 }

@@ -1,0 +1,194 @@
+// RecordLog: the persistent half of the durable maps and the list.
+//
+// A type built on it keeps every update as one checksummed record
+// (runtime/record_chunk.h) appended to a log in the pool, and keeps in DRAM
+// an index from its keys to their latest records. An update appends its
+// record, writes it back and fences once: durable when it returns, and a
+// crash can only tear the last record of a lane, which its checksum rejects.
+// So every update costs one fence and no log-then-apply step. The index is
+// changed only after the fence, so reads find only durable records and never
+// fence.
+//
+// The log is split into lanes (up to kLogLanes, each a chain of chunks,
+// newest first, its head in a LogLanes object): concurrent appenders use
+// different lanes and do not contend. Lanes open as contention appears, so a
+// map used by one thread stays one chain. Chunks start small (512 B) and
+// double up to 64 KiB, so small maps stay small; a record larger than a
+// chunk gets a chunk of its own.
+//
+// New chunks cost no extra fence: when a lane's chunk is half full the next
+// one is made (its layout written back with that update's record, so durable
+// at its fence), linked at the lane's head by the following update (again
+// within its fence), and appended to when the current one is full. Only a
+// lane's first chunk after a restart, and chunks for oversized records, take
+// a second fence.
+//
+// Space: a record superseded by a newer one is dead. The owner reports dead
+// records (dead()); when dead bytes pass a quarter of the log, an update also
+// cleans one chunk: it copies the chunk's live records to the cleaner's lane
+// (one fence for all), repoints the owner's index to the copies, unlinks the
+// chunk (one fence) and frees it. Readers hold the owner's per-key lock while
+// they read a record, and repointing takes that lock, so no reader can be
+// inside a chunk when it is freed (reclamation by lock, not by epochs).
+#ifndef NVOBJ_POBJECTS_RECORD_LOG_H_
+#define NVOBJ_POBJECTS_RECORD_LOG_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string_view>
+#include <vector>
+
+#include "runtime/proxy.h"
+#include "runtime/record_chunk.h"
+#include "runtime/store.h"
+
+namespace nvobj {
+
+inline constexpr unsigned kLogLanes = 16;
+
+// One chunk of a lane: records in the tail (class nvobj.LogChunk).
+struct LogChunkData {
+  uint64_t capacity;  // bytes of record tail
+  uint64_t prev;      // the lane's next older chunk (a reference), or 0
+  uint64_t reserved;
+  uint64_t nonce;  // fresh per chunk; seeds every record's checksum
+};
+static_assert(sizeof(LogChunkData) == 32);
+
+class LogChunk : public PObject<LogChunk, LogChunkData> {
+ public:
+  static constexpr std::string_view kClassName = "nvobj.LogChunk";
+  static constexpr RefMap kRefs =
+      with_tail(ref_map<LogChunkData>({offsetof(LogChunkData, prev)}), TailKind::kRecords,
+                offsetof(LogChunkData, capacity), sizeof(LogChunkData));
+  using PObject::PObject;
+};
+
+// The lane heads of one log (class nvobj.LogLanes).
+struct LogLanesData {
+  uint64_t heads[kLogLanes];  // references to each lane's newest chunk
+};
+static_assert(sizeof(LogLanesData) == 8 * kLogLanes);
+
+class LogLanes : public PObject<LogLanes, LogLanesData> {
+ public:
+  static constexpr std::string_view kClassName = "nvobj.LogLanes";
+  static constexpr RefMap kRefs =
+      ref_map<LogLanesData>({0, 8, 16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 104, 112, 120});
+  using PObject::PObject;
+};
+
+class RecordLog {
+ public:
+  struct Chunk;  // volatile state of one chunk
+
+  // Where a record is: its header's pool address and its chunk.
+  struct Loc {
+    const RecordHeader* rec = nullptr;
+    Chunk* chunk = nullptr;
+    const char* body() const { return reinterpret_cast<const char*>(rec + 1); }
+    explicit operator bool() const { return rec != nullptr; }
+    friend bool operator==(const Loc& a, const Loc& b) { return a.rec == b.rec; }
+  };
+
+  // What the owner does for the cleaner. Each call takes the owner's lock on
+  // the record's key.
+  class Owner {
+   public:
+    virtual ~Owner() = default;
+    // Whether `loc` holds the latest record of its key (then it is copied).
+    virtual bool is_latest(Loc loc) = 0;
+    // The copy `to` of `from` is durable: repoint the key to it if it still
+    // points to `from`, and return whether it did. If not, `to` is one more
+    // superseded record of the key.
+    virtual bool relocate(Loc from, Loc to) = 0;
+    // A superseded record of this key has left the log (durably).
+    // `last_copy` is false when a copy of it is still in the log (a
+    // relocation that lost a race): what its ref names is still referenced.
+    virtual void dropped(const RecordHeader& h, const char* body, bool last_copy) = 0;
+  };
+
+  struct Stats {
+    uint64_t chunks = 0;
+    uint64_t pool_bytes = 0;  // chunks' allocation footprint
+    uint64_t record_bytes = 0;
+    uint64_t dead_bytes = 0;
+    uint64_t cleanings = 0;
+  };
+
+  // A new, empty log: a LogLanes object with lane 0's first chunk, both
+  // unpublished (the owner publishes them by storing the returned reference
+  // in an object that is published with a fence).
+  static uint64_t create(Store& store);
+
+  // Opens the log whose LogLanes object is at `lanes_off`: finds its chunks
+  // and calls fn(Loc, const RecordHeader&, const char* body) for every valid
+  // record, from `threads` threads at once (fn must be thread-safe). Every
+  // record is counted live; the owner then reports the dead ones.
+  using ScanFn = std::function<void(Loc, const RecordHeader&, const char*)>;
+  RecordLog(Store& store, uint64_t lanes_off, Owner* owner, const ScanFn& fn, unsigned threads);
+  ~RecordLog();
+  RecordLog(const RecordLog&) = delete;
+  RecordLog& operator=(const RecordLog&) = delete;
+
+  // Appends a record whose body is the concatenation of `parts` and returns
+  // where it is, durable (one fence). If `ref` is not 0 and this thread made
+  // objects outside a block that are not durable yet, they are made durable
+  // first (one more fence): a record must never reach the media before what
+  // it references. Throws Error (kNoSpace) when the pool is full; the log is
+  // then unchanged.
+  Loc append(uint32_t kind, uint64_t meta, uint64_t ref,
+             std::initializer_list<std::string_view> parts);
+
+  // The record at `loc` is superseded (it stays until its chunk is cleaned).
+  void dead(Loc loc);
+
+  // Cleans one chunk if dead bytes exceed a quarter of the log (bounded
+  // work; a no-op while another thread cleans). Appenders call it after
+  // their update, outside the owner's key locks.
+  void maybe_clean();
+
+  // Frees the log whose LogLanes object is at lanes_off: every chunk, every
+  // object its records reference (Store::destroy_object, once each) and the
+  // LogLanes object. The log must be unreachable durably and unused; an open
+  // RecordLog over it may only be destroyed afterwards.
+  static void destroy_unopened(Store& store, uint64_t lanes_off);
+
+  Stats stats() const;
+  uint64_t lanes_offset() const { return lanes_off_; }
+
+ private:
+  struct Lane;
+
+  Lane& pick_lane(std::unique_lock<std::mutex>& lock);
+  void ensure_room(Lane& lane, uint64_t span);
+  Chunk* make_chunk(Lane& lane, uint64_t capacity);
+  void link_head(Lane& lane, Chunk* c);
+  void maintain_spare(Lane& lane);
+  uint64_t next_capacity(const Lane& lane, uint64_t span) const;
+  bool clean_one();
+  void unlink(Chunk* victim);
+  void free_chunk(Chunk* c);
+
+  Store& store_;
+  uint64_t lanes_off_;
+  LogLanesData* lanes_data_;
+  Owner* owner_;
+  std::unique_ptr<Lane[]> lanes_;
+  std::atomic<unsigned> open_lanes_{1};
+
+  mutable std::mutex chunks_mu_;  // the set of chunks (not their contents)
+  std::vector<Chunk*> chunks_;
+  std::atomic<uint64_t> record_bytes_{0};
+  std::atomic<uint64_t> dead_bytes_{0};
+  std::atomic<uint64_t> cleanings_{0};
+  std::mutex cleaner_mu_;
+};
+
+}  // namespace nvobj
+
+#endif  // NVOBJ_POBJECTS_RECORD_LOG_H_

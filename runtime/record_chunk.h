@@ -1,0 +1,97 @@
+// Record chunks: the on-media framing of append-only logs of checksummed
+// records inside one heap object (a class whose RefMap has a tail of kind
+// TailKind::kRecords). The durable types of pobjects/ keep their entries in
+// such logs: appending a record and making it durable costs one write-back
+// run and one fence, and a record torn by a crash is recognised by its
+// checksum, so no separate commit step (and no second fence) is needed.
+//
+// Layout of the tail (the chunk's fixed layout holds the tail's capacity in
+// bytes, and a 64-bit nonce in the 8 bytes just before the tail):
+//
+//   [RecordHeader | body | pad to 8] [RecordHeader | body | pad] ... [zeros/garbage]
+//
+// A record is valid when its kind is non-zero, it fits the tail, its
+// nonce_lo matches the chunk's nonce and its CRC (seeded with the full nonce)
+// matches. Records are appended by one writer at a time and each is durable
+// before the next is written, so only the last one can be torn: a scan stops
+// at the first invalid record. A chunk gets a fresh random nonce whenever it
+// is allocated, so records left in reused memory by an earlier chunk can never
+// pass for this chunk's records.
+//
+// `ref` is an object the record keeps alive: recovery and `nvobj-pool check`
+// follow the refs of valid records, and only those.
+#ifndef NVOBJ_RUNTIME_RECORD_CHUNK_H_
+#define NVOBJ_RUNTIME_RECORD_CHUNK_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "runtime/checksum.h"
+
+namespace nvobj {
+
+struct RecordHeader {
+  uint32_t crc;       // crc32c(nonce, bytes 4..31 of the header, body)
+  uint32_t body_len;  // bytes of body after the header
+  uint32_t nonce_lo;  // low half of the chunk's nonce
+  uint32_t kind;      // owner-defined, never 0
+  uint64_t ref;       // payload offset of an object this record keeps alive, or 0
+  uint64_t meta;      // owner-defined (the maps store a version here)
+};
+static_assert(sizeof(RecordHeader) == 32 && alignof(RecordHeader) == 8);
+
+inline constexpr uint64_t kRecordAlign = 8;
+
+// Bytes a record with `body_len` bytes of body occupies in a chunk.
+inline constexpr uint64_t record_span(uint64_t body_len) {
+  return (sizeof(RecordHeader) + body_len + kRecordAlign - 1) & ~(kRecordAlign - 1);
+}
+
+// The checksum of a record (header fields other than crc, then the body).
+inline uint32_t record_crc(uint64_t nonce, const RecordHeader& h, const void* body) {
+  uint32_t c = crc32c(&nonce, sizeof(nonce));
+  c = crc32c(reinterpret_cast<const char*>(&h) + 4, sizeof(RecordHeader) - 4, c);
+  return crc32c(body, h.body_len, c);
+}
+
+// The span of the valid record at `p`, with `remaining` bytes of tail from p
+// on; 0 when there is no valid record there (end of the log).
+inline uint64_t valid_record_span(uint64_t nonce, const char* p, uint64_t remaining) {
+  if (remaining < sizeof(RecordHeader)) return 0;
+  RecordHeader h;
+  std::memcpy(&h, p, sizeof(h));
+  if (h.kind == 0 || h.nonce_lo != static_cast<uint32_t>(nonce)) return 0;
+  uint64_t span = record_span(h.body_len);
+  if (span > remaining) return 0;
+  if (record_crc(nonce, h, p + sizeof(RecordHeader)) != h.crc) return 0;
+  return span;
+}
+
+// Calls fn(const RecordHeader&, const char* body, uint64_t pos) for each valid
+// record of a tail of `capacity` bytes at `tail`; returns the bytes the valid
+// records occupy (where the next record would go).
+template <typename Fn>
+uint64_t for_each_record(uint64_t nonce, const char* tail, uint64_t capacity, Fn&& fn) {
+  uint64_t pos = 0;
+  while (uint64_t span = valid_record_span(nonce, tail + pos, capacity - pos)) {
+    RecordHeader h;
+    std::memcpy(&h, tail + pos, sizeof(h));
+    fn(h, tail + pos + sizeof(RecordHeader), pos);
+    pos += span;
+  }
+  return pos;
+}
+
+// Writes the header of a record whose body the caller has already copied to
+// dst + sizeof(RecordHeader) (kind, body_len, ref and meta set in `h`). The
+// caller then writes the record back and fences.
+inline void seal_record(uint64_t nonce, RecordHeader h, char* dst) {
+  h.nonce_lo = static_cast<uint32_t>(nonce);
+  h.crc = record_crc(nonce, h, dst + sizeof(RecordHeader));
+  std::memcpy(dst, &h, sizeof(h));
+}
+
+}  // namespace nvobj
+
+#endif  // NVOBJ_RUNTIME_RECORD_CHUNK_H_
