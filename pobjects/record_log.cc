@@ -16,9 +16,9 @@ namespace nvobj {
 namespace {
 
 constexpr uint64_t kChunkOverhead = kObjectHeaderSize + sizeof(LogChunkData);
-constexpr uint64_t kMinChunk = 512;             // allocation bytes of a lane's first chunk
-constexpr uint64_t kMaxChunk = 64 << 10;        // ... and of its largest regular chunk
-constexpr uint64_t kMinCleanBytes = 256 << 10;  // logs smaller than this are never cleaned
+constexpr uint64_t kMinChunk = 512;       // allocation bytes of a lane's first chunk
+constexpr uint64_t kMaxChunk = 64 << 10;  // ... and of its largest regular chunk
+std::atomic<uint64_t> min_clean_bytes{256 << 10};
 
 uint64_t fresh_nonce() {
   thread_local std::mt19937_64 rng(
@@ -278,6 +278,8 @@ RecordLog::Loc RecordLog::append(uint32_t kind, uint64_t meta, uint64_t ref,
   return loc;
 }
 
+void RecordLog::set_min_clean_bytes(uint64_t bytes) { min_clean_bytes.store(bytes); }
+
 void RecordLog::dead(Loc loc) {
   uint64_t span = record_span(loc.rec->body_len);
   loc.chunk->dead.fetch_add(span, std::memory_order_relaxed);
@@ -286,7 +288,9 @@ void RecordLog::dead(Loc loc) {
 
 void RecordLog::maybe_clean() {
   uint64_t total = record_bytes_.load(std::memory_order_relaxed);
-  if (total < kMinCleanBytes || dead_bytes_.load(std::memory_order_relaxed) * 4 <= total) return;
+  if (total < min_clean_bytes.load(std::memory_order_relaxed) ||
+      dead_bytes_.load(std::memory_order_relaxed) * 4 <= total)
+    return;
   std::unique_lock lock(cleaner_mu_, std::try_to_lock);
   if (!lock.owns_lock()) return;
   clean_one();

@@ -161,6 +161,10 @@ class RecordLog {
   Stats stats() const;
   uint64_t lanes_offset() const { return lanes_off_; }
 
+  // Logs smaller than this are never cleaned (256 KiB). Tests lower it so
+  // that small workloads exercise the cleaner; process-wide.
+  static void set_min_clean_bytes(uint64_t bytes);
+
  private:
   struct Lane;
 

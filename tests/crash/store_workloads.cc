@@ -17,6 +17,7 @@
 #include "examples/bank/bank.h"
 #include "pobjects/pbytes.h"
 #include "pobjects/pcounter.h"
+#include "pobjects/phashmap.h"
 #include "recovery/check.h"
 #include "recovery/store_open.h"
 #include "runtime/proxy.h"
@@ -412,12 +413,152 @@ Workload bytes_workload(size_t ops) {
   return w;
 }
 
+// --- PHashMap: every update operation, chunk switches, oversized records,
+// cleaning and owned object values -----------------------------------------------------
+
+constexpr size_t kMapKeys = 6;
+
+std::string map_key(size_t op) { return fmt::format("k{}", op * 7 % kMapKeys); }
+
+std::string map_value(size_t op) {
+  // Mostly small; every 25th is larger than any regular chunk (own chunk).
+  size_t n = op % 25 == 24 ? 70000 : (op * 389) % 2500;
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + (i * 13 + op) % 26);
+  return s;
+}
+
+// A key's state in the model: bytes, or an owned PCounter holding `counter`.
+struct MapSlot {
+  bool is_ref = false;
+  std::string bytes;
+  int64_t counter = 0;
+  friend bool operator==(const MapSlot&, const MapSlot&) = default;
+};
+using MapModel = std::map<std::string, MapSlot>;
+
+// Applies op i to `m` exactly as map_op does to the real map.
+void map_model_apply(MapModel& m, size_t i) {
+  std::string key = map_key(i), v = map_value(i);
+  auto it = m.find(key);
+  bool bytes_present = it != m.end() && !it->second.is_ref;
+  switch (i % 10) {
+    case 0:
+    case 1: m[key] = {false, v, 0}; break;  // put, exchange
+    case 2:
+      if (it == m.end()) m[key] = {false, v, 0};
+      break;
+    case 3:
+      if (it != m.end()) it->second = {false, v, 0};
+      break;
+    case 4:
+      if (bytes_present) it->second = {false, v, 0};  // CAS with the current value
+      break;
+    case 5:
+      if (it != m.end()) m.erase(it);
+      break;
+    case 6:  // compute: append "c", or create "c"
+      if (bytes_present)
+        it->second.bytes += "c";
+      else
+        m[key] = {false, "c", 0};
+      break;
+    case 7:  // merge: like compute with the value
+      if (it == m.end())
+        m[key] = {false, v, 0};
+      else if (!it->second.is_ref)
+        it->second.bytes += v.substr(0, 10);
+      else
+        m[key] = {false, v, 0};
+      break;
+    case 8:
+      if (bytes_present) m.erase(it);  // remove_if with the current value
+      break;
+    case 9: m[key] = {true, "", static_cast<int64_t>(i)}; break;  // put_ref
+  }
+}
+
+MapModel map_after(size_t ops) {
+  MapModel m;
+  for (size_t i = 0; i < ops; ++i) map_model_apply(m, i);
+  return m;
+}
+
+void map_op(Store& s, size_t i) {
+  auto map = s.root<PHashMap>("map");
+  std::string key = map_key(i), v = map_value(i);
+  switch (i % 10) {
+    case 0: map->put(key, v); break;
+    case 1: map->exchange(key, v); break;
+    case 2: map->put_if_absent(key, v); break;
+    case 3: map->replace(key, v); break;
+    case 4: map->compare_and_set(key, map->get(key).value_or("\x01none"), v); break;
+    case 5: map->remove(key); break;
+    case 6:
+      map->compute(key, [](std::optional<std::string_view> old) {
+        return std::optional<std::string>(old ? std::string(*old) + "c" : "c");
+      });
+      break;
+    case 7:
+      map->compute(key, [&](std::optional<std::string_view> old) {
+        return std::optional<std::string>(old ? std::string(*old) + v.substr(0, 10) : v);
+      });
+      break;
+    case 8: map->remove_if(key, map->get(key).value_or("\x01none")); break;
+    case 9: map->put_ref(key, PCounter::create(s, static_cast<int64_t>(i))); break;
+  }
+}
+
+Workload map_workload(size_t ops) {
+  auto session = std::make_shared<Session>();
+  Workload w;
+  w.name = "phashmap";
+  w.pool_size = 8 << 20;
+  w.ops = ops;
+  w.setup = [](Pool& p) {
+    RecordLog::set_min_clean_bytes(4 << 10);  // clean early: the workload is small
+    Status s = setup_store(p, [](Store& st) { st.set_root("map", PHashMap::create(st)); });
+    if (!s) throw std::runtime_error(s.to_string());
+  };
+  w.op = [session](Context& c, size_t i) { map_op(session->get(c.pool()), i); };
+  w.finish = [session](Context&) { session->close(); };
+  w.check = [ops](Pool& image, size_t completed) {
+    return with_recovered(image, [&](Store& s) -> Status {
+      auto map = s.root<PHashMap>("map");
+      if (!map) return Status(StatusCode::kCorrupt, "the map root is gone");
+      MapModel got;
+      map->for_each([&](std::string_view k, const MapValue& v) {
+        MapSlot slot;
+        slot.is_ref = v.is_ref;
+        if (v.is_ref)
+          slot.counter = s.ref<PCounter>(v.ref)->get();
+        else
+          slot.bytes = std::string(v.bytes);
+        got[std::string(k)] = slot;
+      });
+      if (got.size() != map->size())
+        return Status(StatusCode::kCorrupt,
+                      fmt::format("size() {} but {} keys iterated", map->size(), got.size()));
+      if (got == map_after(completed) || (completed < ops && got == map_after(completed + 1)))
+        return Status::ok();
+      std::string shown;
+      for (auto& [k, v] : got)
+        shown += v.is_ref ? fmt::format(" {}=ref:{}", k, v.counter)
+                          : fmt::format(" {}={}B", k, v.bytes.size());
+      return Status(StatusCode::kCorrupt,
+                    fmt::format("map{} matches neither {} nor {} completed operations", shown,
+                                completed, completed + 1));
+    });
+  };
+  return w;
+}
+
 }  // namespace
 
 std::vector<Workload> store_workloads(int scale) {
   auto s = static_cast<size_t>(scale);
-  return {bank_workload(30 * s), large_block_workload(4 * s), publish_free_workload(40 * s),
-          counter_workload(60 * s), bytes_workload(30 * s)};
+  return {bank_workload(30 * s),    large_block_workload(4 * s), publish_free_workload(40 * s),
+          counter_workload(60 * s), bytes_workload(30 * s),      map_workload(60 * s)};
 }
 
 }  // namespace nvobj::crash
