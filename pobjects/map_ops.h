@@ -36,7 +36,7 @@ struct MapOps {
   }
   static bool put(Core& c, std::string_view key, std::string_view value) {
     bool fresh = false;
-    c.update(key, [&](const MapValue& v) {
+    c.template update<false>(key, [&](const MapValue& v) {
       fresh = !v.present;
       return D{D::kPutBytes, value, 0};
     });
@@ -69,7 +69,9 @@ struct MapOps {
             }).op != D::kKeep;
   }
   static bool remove(Core& c, std::string_view key) {
-    return c.update(key, [](const MapValue&) { return D{D::kRemoveKey, {}, 0}; }).op != D::kKeep;
+    return c.template update<false>(key, [](const MapValue&) {
+              return D{D::kRemoveKey, {}, 0};
+            }).op != D::kKeep;
   }
   static bool remove_if(Core& c, std::string_view key, std::string_view expected) {
     return c.update(key, [&](const MapValue& v) {
@@ -100,7 +102,7 @@ struct MapOps {
   }
   static bool put_ref(Core& c, std::string_view key, uint64_t object) {
     bool fresh = false;
-    c.update(key, [&](const MapValue& v) {
+    c.template update<false>(key, [&](const MapValue& v) {
       fresh = !v.present;
       return D{D::kPutRef, {}, object};
     });

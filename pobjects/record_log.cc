@@ -280,8 +280,7 @@ RecordLog::Loc RecordLog::append(uint32_t kind, uint64_t meta, uint64_t ref,
 
 void RecordLog::set_min_clean_bytes(uint64_t bytes) { min_clean_bytes.store(bytes); }
 
-void RecordLog::dead(Loc loc) {
-  uint64_t span = record_span(loc.rec->body_len);
+void RecordLog::dead(Loc loc, uint64_t span) {
   loc.chunk->dead.fetch_add(span, std::memory_order_relaxed);
   dead_bytes_.fetch_add(span, std::memory_order_relaxed);
 }

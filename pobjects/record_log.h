@@ -145,7 +145,8 @@ class RecordLog {
              std::initializer_list<std::string_view> parts);
 
   // The record at `loc` is superseded (it stays until its chunk is cleaned).
-  void dead(Loc loc);
+  void dead(Loc loc) { dead(loc, record_span(loc.rec->body_len)); }
+  void dead(Loc loc, uint64_t span);  // span known: the record is not read
 
   // Cleans one chunk if dead bytes exceed a quarter of the log (bounded
   // work; a no-op while another thread cleans). Appenders call it after

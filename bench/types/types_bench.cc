@@ -4,8 +4,10 @@
 //
 //   build/bin/nvobj-bench-types --json bench/results/types_bench.json
 //
-// Types land one by one (issue 5); today: PCounter and PStripedCounter
-// against std::atomic<int64_t>.
+// PCounter and PStripedCounter against std::atomic<int64_t>; PHashMap
+// against tbb::concurrent_hash_map<std::string, std::string> (100 B values,
+// 100 K keys, uniform keys); and the maps' space: pool bytes and DRAM bytes
+// per entry with 1 KB values, after loading and after overwriting every key.
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,9 +20,12 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <oneapi/tbb/concurrent_hash_map.h>
 
 #include "bench/common/bench_result.h"
 #include "pobjects/pcounter.h"
+#include "pobjects/phashmap.h"
 #include "recovery/store_open.h"
 #include "runtime/persist_stats.h"
 
@@ -31,8 +36,9 @@ using nvobj::bench::BenchResult;
 
 // Runs op(thread, i) on `threads` threads for about `seconds`, in batches of
 // 64 timed operations; returns the result with per-op persistence counts.
-BenchResult measure(const std::string& name, const std::string& backend, int threads,
-                    double seconds, const std::function<void(int, uint64_t)>& op) {
+BenchResult measure(const std::string& workload, const std::string& name,
+                    const std::string& backend, int threads, double seconds,
+                    const std::function<void(int, uint64_t)>& op) {
   struct PerThread {
     uint64_t ops = 0;
     nvobj::PersistCounters counters;
@@ -71,8 +77,9 @@ BenchResult measure(const std::string& name, const std::string& backend, int thr
   BenchResult r;
   r.name = name;
   r.backend = backend;
-  r.workload = "counter";
-  r.mode = backend == "volatile" ? "none" : "emulated";
+  r.workload = workload;
+  bool is_volatile = backend.starts_with("volatile");
+  r.mode = is_volatile ? "none" : "emulated";
   r.threads = threads;
   std::vector<double> samples;
   uint64_t fences = 0, wbs = 0;
@@ -86,7 +93,7 @@ BenchResult measure(const std::string& name, const std::string& backend, int thr
   r.ops_per_sec = static_cast<double>(r.ops) / elapsed;
   r.p50_ns = nvobj::bench::percentile(samples, 50);
   r.p99_ns = nvobj::bench::percentile(samples, 99);
-  if (backend != "volatile") {
+  if (!is_volatile) {
     r.fences_per_op = static_cast<double>(fences) / static_cast<double>(r.ops);
     r.writebacks_per_op = static_cast<double>(wbs) / static_cast<double>(r.ops);
   }
@@ -107,7 +114,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
 
   std::string path = dir + "/nvobj-bench-types-" + std::to_string(::getpid()) + ".pool";
   nvobj::StoreOptions o;
-  o.create.size = 64 << 20;
+  o.create.size = uint64_t{1} << 30;
   o.create.mode = nvobj::Mode::kEmulated;
   o.create.overwrite = true;
   auto store = nvobj::create_store(path, o);
@@ -127,35 +134,118 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
 
   std::vector<BenchResult> results;
   for (int threads : {1, 2}) {
-    results.push_back(measure("counter increment", "volatile", threads, seconds,
+    results.push_back(measure("counter", "counter increment", "volatile", threads, seconds,
                               [&](int, uint64_t) { volatile_counter.fetch_add(1); }));
-    results.push_back(measure("counter increment", "nvobj PCounter", threads, seconds,
+    results.push_back(measure("counter", "counter increment", "nvobj PCounter", threads, seconds,
                               [&](int, uint64_t) { counter->increment(); }));
-    results.push_back(measure("counter increment", "nvobj PStripedCounter", threads, seconds,
-                              [&](int, uint64_t) { striped->increment(); }));
-    results.push_back(measure("counter get", "volatile", threads, seconds, [&](int, uint64_t) {
-      int64_t v = volatile_counter.load();
-      asm volatile("" : : "r"(v));
-    }));
+    results.push_back(measure("counter", "counter increment", "nvobj PStripedCounter", threads,
+                              seconds, [&](int, uint64_t) { striped->increment(); }));
     results.push_back(
-        measure("counter get", "nvobj PCounter", threads, seconds, [&](int, uint64_t) {
+        measure("counter", "counter get", "volatile", threads, seconds, [&](int, uint64_t) {
+          int64_t v = volatile_counter.load();
+          asm volatile("" : : "r"(v));
+        }));
+    results.push_back(
+        measure("counter", "counter get", "nvobj PCounter", threads, seconds, [&](int, uint64_t) {
           int64_t v = counter->get();
           asm volatile("" : : "r"(v));
         }));
-    results.push_back(
-        measure("counter get", "nvobj PStripedCounter", threads, seconds, [&](int, uint64_t) {
-          uint64_t v = striped->get();
-          asm volatile("" : : "r"(v));
-        }));
+    results.push_back(measure("counter", "counter get", "nvobj PStripedCounter", threads, seconds,
+                              [&](int, uint64_t) {
+                                uint64_t v = striped->get();
+                                asm volatile("" : : "r"(v));
+                              }));
   }
+
+  // --- maps: 100 K keys of 16 B, 100 B values, uniform random keys ----------
+  constexpr uint64_t kKeys = 100'000;
+  std::vector<std::string> keys(kKeys);
+  for (uint64_t i = 0; i < kKeys; ++i)
+    keys[i] = fmt::format("user{:012}", i * 2654435761u % 1000003);
+  const std::string value(100, 'v');
+  using VolatileMap = tbb::concurrent_hash_map<std::string, std::string>;
+  VolatileMap vmap;
+  auto pmap = nvobj::PHashMap::create(s);
+  s.set_root("map", pmap);
+  for (const std::string& k : keys) {
+    VolatileMap::accessor a;
+    vmap.insert(a, k);
+    a->second = value;
+    pmap->put(k, value);
+  }
+  auto key_of = [&](int t, uint64_t i) -> const std::string& {
+    return keys[(i * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(t) * 7919) % kKeys];
+  };
+  thread_local std::string out;
+  for (int threads : {1, 2}) {
+    results.push_back(measure("map", "map get", "volatile tbb::concurrent_hash_map", threads,
+                              seconds, [&](int t, uint64_t i) {
+                                VolatileMap::const_accessor a;
+                                if (vmap.find(a, key_of(t, i))) out = a->second;
+                              }));
+    results.push_back(measure("map", "map get", "nvobj PHashMap", threads, seconds,
+                              [&](int t, uint64_t i) { pmap->get(key_of(t, i), &out); }));
+    results.push_back(measure("map", "map put", "volatile tbb::concurrent_hash_map", threads,
+                              seconds, [&](int t, uint64_t i) {
+                                VolatileMap::accessor a;
+                                vmap.insert(a, key_of(t, i));
+                                a->second = value;
+                              }));
+    results.push_back(measure("map", "map put", "nvobj PHashMap", threads, seconds,
+                              [&](int t, uint64_t i) { pmap->put(key_of(t, i), value); }));
+  }
+  nvobj::MapStats ms = pmap->stats();
+  std::printf(
+      "PHashMap after the map cases: %llu keys, %llu chunks, %.1f MiB of chunks, %.0f%% dead, %llu "
+      "cleanings\n",
+      static_cast<unsigned long long>(ms.size), static_cast<unsigned long long>(ms.chunks),
+      static_cast<double>(ms.pool_bytes) / (1 << 20),
+      100.0 * static_cast<double>(ms.dead_bytes) / static_cast<double>(ms.record_bytes),
+      static_cast<unsigned long long>(ms.cleanings));
+
+  // --- space: 1 KB values ---------------------------------------------------------------
+  {
+    auto big = nvobj::PHashMap::create(s);
+    s.set_root("space", big);
+    const std::string kb(1000, 'w');
+    uint64_t live_before = s.usage().live_bytes;
+    for (const std::string& k : keys) big->put(k, kb);
+    auto space_result = [&](const std::string& phase) {
+      nvobj::MapStats st = big->stats();
+      BenchResult r;
+      r.name = "map space, 1 KB values (" + phase + ")";
+      r.backend = "nvobj PHashMap";
+      r.workload = "space";
+      r.mode = "emulated";
+      r.threads = 1;
+      r.ops = st.size;
+      double n = static_cast<double>(st.size);
+      r.extra["pool_bytes_per_entry"] = static_cast<double>(s.usage().live_bytes - live_before) / n;
+      r.extra["record_bytes_per_entry"] = static_cast<double>(st.record_bytes) / n;
+      r.extra["dead_fraction"] =
+          static_cast<double>(st.dead_bytes) / static_cast<double>(st.record_bytes);
+      r.extra["dram_bytes_per_key"] = static_cast<double>(st.dram_bytes) / n;
+      std::printf("%s: %.0f pool B/entry (records %.0f B/entry, %.0f%% dead), %.0f DRAM B/key\n",
+                  r.name.c_str(), r.extra["pool_bytes_per_entry"],
+                  r.extra["record_bytes_per_entry"], 100 * r.extra["dead_fraction"],
+                  r.extra["dram_bytes_per_key"]);
+      results.push_back(r);
+    };
+    space_result("loaded");
+    for (int pass = 0; pass < 3; ++pass)
+      for (const std::string& k : keys) big->put(k, kb);
+    space_result("every key overwritten 3 times");
+  }
+
   // Ratios against the volatile equivalent of the same operation and threads.
   for (BenchResult& r : results) {
     for (const BenchResult& v : results)
-      if (v.backend == "volatile" && v.name == r.name && v.threads == r.threads)
+      if (v.backend.starts_with("volatile") && v.name == r.name && v.threads == r.threads)
         r.extra["ratio_vs_volatile"] = r.extra["ns_per_op"] / v.extra.at("ns_per_op");
+    if (r.workload == "space") continue;
     r.extra["extra_ns_vs_volatile"] = 0;
     for (const BenchResult& v : results)
-      if (v.backend == "volatile" && v.name == r.name && v.threads == r.threads)
+      if (v.backend.starts_with("volatile") && v.name == r.name && v.threads == r.threads)
         r.extra["extra_ns_vs_volatile"] = r.extra["ns_per_op"] - v.extra.at("ns_per_op");
   }
   std::printf("%s\n", nvobj::bench::markdown_table(results).c_str());
