@@ -15,9 +15,12 @@
 // record; they never see a record that is not durable, so they never fence.
 // The cleaner repoints entries under the same locks (see record_log.h).
 //
-// The index keeps a removed key (present = false) while older records of it
-// remain in the log (`older`): its tombstone must outlive them, or recovery
-// would bring the key back.
+// The index keeps a removed key (present = false, loc = its tombstone): the
+// tombstone must stay in the log as long as older records of the key do, or
+// recovery would bring the key back. Tombstones are swept in batches: when
+// they exceed an eighth of the keys (and 256), one pass over the log finds
+// those that still hide an older record; the others are dropped. So the
+// cleaner never has to look up the keys of the dead records it discards.
 #ifndef NVOBJ_POBJECTS_MAP_CORE_H_
 #define NVOBJ_POBJECTS_MAP_CORE_H_
 
@@ -31,6 +34,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "pobjects/record_log.h"
@@ -39,10 +43,13 @@ namespace nvobj::detail {
 
 enum MapRecordKind : uint32_t { kPut = 1, kPutRef = 2, kRemove = 3 };
 
+// Tombstones are swept when more than this many (and an eighth of the keys)
+// accumulate; tests lower it. Process-wide.
+inline std::atomic<int64_t> min_tombstone_sweep{256};
+
 struct MapEntry {
   RecordLog::Loc loc;
   uint64_t version = 0;
-  uint32_t older = 0;    // records of this key in the log other than loc
   uint32_t span = 0;     // bytes loc's record occupies (so updates need not read it)
   uint32_t kind = 0;     // loc's record kind
   bool present = false;  // false: loc is a tombstone (or the entry is being made)
@@ -148,10 +155,8 @@ class MapCore final : public RecordLog::Owner {
     {
       typename Index::ExclusiveLock lock(index_, key);
       MapEntry& e = slot != nullptr ? *slot : index_.emplace(key);
-      if (e.loc) {
-        log_.dead(e.loc, e.span);
-        ++e.older;
-      }
+      if (e.loc) log_.dead(e.loc, e.span);
+      bool was_tomb = e.loc && !e.present;
       e.loc = loc;
       e.version = version;
       e.span = static_cast<uint32_t>(record_span(loc.rec->body_len));
@@ -159,13 +164,18 @@ class MapCore final : public RecordLog::Owner {
       bool was = e.present;
       e.present = d.op != Decision::kRemoveKey;
       if (was != e.present) size_.fetch_add(e.present ? 1 : -1, std::memory_order_relaxed);
+      if (was_tomb != !e.present)
+        tombstones_.fetch_add(e.present ? -1 : 1, std::memory_order_relaxed);
     }
     stripe.unlock();
-    log_.maybe_clean();
+    log_.maybe_clean(wants_sweep());
     return d;
   }
 
   uint64_t size() const { return static_cast<uint64_t>(size_.load(std::memory_order_relaxed)); }
+  uint64_t tombstones() const {
+    return static_cast<uint64_t>(tombstones_.load(std::memory_order_relaxed));
+  }
 
   // Weakly consistent: every key present for the whole call is visited once,
   // with some value it had during the call. f(key, MapValue) is called
@@ -197,39 +207,20 @@ class MapCore final : public RecordLog::Owner {
   const Index& index() const { return index_; }
 
   // --- RecordLog::Owner -------------------------------------------------------------
-  bool is_latest(RecordLog::Loc loc) override {
-    std::string_view key = decode_map_record(*loc.rec, loc.body()).key;
-    typename Index::SharedLock lock(index_, key);
-    MapEntry* e = index_.find(key);
-    return e != nullptr && e->loc == loc;
-  }
   bool relocate(RecordLog::Loc from, RecordLog::Loc to) override {
     std::string_view key = decode_map_record(*from.rec, from.body()).key;
     std::lock_guard stripe(stripe_for(key));
     typename Index::ExclusiveLock lock(index_, key);
     MapEntry* e = index_.find(key);
-    if (e != nullptr && e->loc == from) {
-      e->loc = to;
-      return true;
-    }
-    if (e != nullptr) ++e->older;  // the copy is one more superseded record
-    return false;
+    if (e == nullptr || !(e->loc == from)) return false;  // the copy is dead
+    e->loc = to;
+    return true;
   }
-  void dropped(const RecordHeader& h, const char* body, bool last_copy) override {
-    std::string_view key = decode_map_record(h, body).key;
-    RecordLog::Loc tomb;
-    {
-      std::lock_guard stripe(stripe_for(key));
-      typename Index::ExclusiveLock lock(index_, key);
-      MapEntry* e = index_.find(key);
-      if (e != nullptr && e->older > 0 && --e->older == 0 && !e->present) {
-        tomb = e->loc;  // nothing older left for the tombstone to hide
-        index_.erase(key);
-      }
-    }
-    if (tomb) log_.dead(tomb);
+  void dropped(const RecordHeader& h, const char*, bool last_copy) override {
     if (last_copy && h.kind == kPutRef && h.ref != 0) store_.destroy_object(h.ref);
   }
+  // Drops the tombstones that hide no older record (cleaner lock held).
+  void housekeeping() override { sweep_tombstones(); }
 
  private:
   MapValue value_of(const MapEntry* e) const {
@@ -263,17 +254,13 @@ class MapCore final : public RecordLog::Owner {
       typename Index::ExclusiveLock lock(index_, key);
       MapEntry& e = index_.emplace(key);
       if (!e.loc || v > e.version) {
-        if (e.loc) {
-          superseded = e.loc;
-          ++e.older;
-        }
+        superseded = e.loc;
         e.loc = loc;
         e.version = v;
         e.span = static_cast<uint32_t>(record_span(h.body_len));
         e.kind = h.kind;
       } else {
         superseded = loc;
-        ++e.older;
       }
       e.present = e.kind != kRemove;
     }
@@ -282,25 +269,47 @@ class MapCore final : public RecordLog::Owner {
 
   void finish_recovery() {
     next_version_.store(max_version_.load() + 1);
-    // Tombstones hiding nothing are dead; count what is present.
-    std::vector<std::string> lone;
-    int64_t n = 0;
+    int64_t present = 0, tombs = 0;
+    index_.for_each_locked(
+        [&](const std::string&, const MapEntry& e) { ++(e.present ? present : tombs); }, [] {});
+    size_.store(present);
+    tombstones_.store(tombs);
+    if (tombs != 0) sweep_tombstones();
+  }
+
+  bool wants_sweep() const {
+    int64_t t = tombstones_.load(std::memory_order_relaxed);
+    return t > min_tombstone_sweep.load(std::memory_order_relaxed) &&
+           t > size_.load(std::memory_order_relaxed) / 8;
+  }
+
+  // One pass over the log: a tombstone is needed while a record of its key
+  // with a lower version (other than a tombstone) is in the log. Runs with
+  // the cleaner excluded, so no record moves; records appended meanwhile
+  // carry higher versions.
+  void sweep_tombstones() {
+    std::unordered_map<std::string, std::pair<uint64_t, bool>> tombs;  // version, needed
     index_.for_each_locked(
         [&](const std::string& key, const MapEntry& e) {
-          if (e.present)
-            ++n;
-          else if (e.older == 0)
-            lone.push_back(key);
+          if (!e.present && e.loc) tombs.emplace(key, std::make_pair(e.version, false));
         },
         [] {});
-    for (const std::string& key : lone) {
+    if (tombs.empty()) return;
+    log_.for_each_record_locked([&](const RecordHeader& h, const char* body) {
+      if (h.kind != kPut && h.kind != kPutRef) return;
+      auto it = tombs.find(std::string(decode_map_record(h, body).key));
+      if (it != tombs.end() && h.meta < it->second.first) it->second.second = true;
+    });
+    for (auto& [key, t] : tombs) {
+      if (t.second) continue;
+      std::lock_guard stripe(stripe_for(key));
       typename Index::ExclusiveLock lock(index_, key);
-      if (MapEntry* e = index_.find(key)) {
-        log_.dead(e->loc);
-        index_.erase(key);
-      }
+      MapEntry* e = index_.find(key);
+      if (e == nullptr || e->present || e->version != t.first) continue;  // changed meanwhile
+      log_.dead(e->loc, e->span);
+      index_.erase(key);
+      tombstones_.fetch_sub(1, std::memory_order_relaxed);
     }
-    size_.store(n);
   }
 
   struct alignas(64) Stripe {
@@ -314,7 +323,8 @@ class MapCore final : public RecordLog::Owner {
   std::atomic<uint64_t> max_version_{0};
   std::atomic<uint64_t> next_version_{1};
   std::atomic<int64_t> size_{0};
-  RecordLog log_;  // last: its constructor calls back into the members above
+  std::atomic<int64_t> tombstones_{0};  // removed keys kept for their tombstones
+  RecordLog log_;                       // last: its constructor calls back into the members above
 };
 
 }  // namespace nvobj::detail

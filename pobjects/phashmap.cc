@@ -78,6 +78,7 @@ MapStats PHashMap::stats() const {
   s.record_bytes = l.record_bytes;
   s.dead_bytes = l.dead_bytes;
   s.cleanings = l.cleanings;
+  s.tombstones = core_->tombstones();
   s.dram_bytes = const_cast<detail::HashIndex&>(core_->index()).dram_bytes();
   return s;
 }

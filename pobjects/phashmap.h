@@ -53,6 +53,7 @@ struct MapStats {
   uint64_t record_bytes = 0;  // bytes of records in them
   uint64_t dead_bytes = 0;    // ... superseded and not yet cleaned
   uint64_t cleanings = 0;
+  uint64_t tombstones = 0;  // removed keys whose tombstones are still needed
   uint64_t dram_bytes = 0;  // volatile index, estimated
 };
 

@@ -19,6 +19,11 @@ constexpr uint64_t kChunkOverhead = kObjectHeaderSize + sizeof(LogChunkData);
 constexpr uint64_t kMinChunk = 512;       // allocation bytes of a lane's first chunk
 constexpr uint64_t kMaxChunk = 64 << 10;  // ... and of its largest regular chunk
 std::atomic<uint64_t> min_clean_bytes{256 << 10};
+// Cleaning starts when dead records pass this fraction of the log (in
+// 1/1000): 150 keeps a log of 1 KB records within 1.25x of its live bytes.
+std::atomic<uint64_t> dead_permille{150};
+// A chunk is cleaned only if at least this fraction of it is dead.
+std::atomic<uint64_t> victim_permille{300};
 
 uint64_t fresh_nonce() {
   thread_local std::mt19937_64 rng(
@@ -47,6 +52,24 @@ struct RecordLog::Chunk {
   std::atomic<uint64_t> dead{0};  // bytes of superseded records
   Chunk* older = nullptr;         // chain neighbours (under the lane's lock)
   Chunk* newer = nullptr;
+  // Bit i: the record at byte 8*i is live (not reported dead), so the
+  // cleaner tells live from dead records without asking the owner.
+  std::unique_ptr<std::atomic<uint64_t>[]> live;
+
+  void init_live() { live.reset(new std::atomic<uint64_t>[(capacity / kRecordAlign + 63) / 64]()); }
+  void set_live(uint64_t pos) {
+    live[pos / kRecordAlign / 64].fetch_or(uint64_t{1} << (pos / kRecordAlign % 64),
+                                           std::memory_order_relaxed);
+  }
+  void clear_live(uint64_t pos) {
+    live[pos / kRecordAlign / 64].fetch_and(~(uint64_t{1} << (pos / kRecordAlign % 64)),
+                                            std::memory_order_relaxed);
+  }
+  bool is_live(uint64_t pos) const {
+    return (live[pos / kRecordAlign / 64].load(std::memory_order_relaxed) >>
+            (pos / kRecordAlign % 64)) &
+           1;
+  }
 };
 
 struct RecordLog::Lane {
@@ -96,6 +119,7 @@ RecordLog::RecordLog(Store& store, uint64_t lanes_off, Owner* owner, const ScanF
       c->capacity = d->capacity;
       c->nonce = d->nonce;
       c->lane = i;
+      c->init_live();
       c->index = chunks_.size();
       c->newer = newer;
       if (newer != nullptr)
@@ -118,6 +142,7 @@ RecordLog::RecordLog(Store& store, uint64_t lanes_off, Owner* owner, const ScanF
       uint64_t used = for_each_record(
           c->nonce, c->tail, c->capacity,
           [&](const RecordHeader& h, const char* body, uint64_t pos) {
+            c->set_live(pos);
             fn(Loc{reinterpret_cast<const RecordHeader*>(c->tail + pos), c}, h, body);
           });
       c->used.store(used, std::memory_order_relaxed);
@@ -189,6 +214,7 @@ RecordLog::Chunk* RecordLog::make_chunk(Lane& lane, uint64_t capacity) {
   c->capacity = capacity;
   c->nonce = nonce;
   c->lane = lane.index;
+  c->init_live();
   std::lock_guard lock(chunks_mu_);
   c->index = chunks_.size();
   chunks_.push_back(c);
@@ -270,8 +296,9 @@ RecordLog::Loc RecordLog::append(uint32_t kind, uint64_t meta, uint64_t ref,
   seal_record(lane.cur->nonce, h, dst);
   store_.pool().persister().pwb(dst, span);
   Loc loc{reinterpret_cast<const RecordHeader*>(dst), lane.cur};
+  lane.cur->set_live(lane.pos);
   lane.pos += span;
-  lane.cur->used.store(lane.pos, std::memory_order_relaxed);
+  lane.cur->used.store(lane.pos, std::memory_order_release);
   maintain_spare(lane);
   store_.durable_fence();
   record_bytes_.fetch_add(span, std::memory_order_relaxed);
@@ -279,20 +306,46 @@ RecordLog::Loc RecordLog::append(uint32_t kind, uint64_t meta, uint64_t ref,
 }
 
 void RecordLog::set_min_clean_bytes(uint64_t bytes) { min_clean_bytes.store(bytes); }
+void RecordLog::set_cleaning_thresholds(uint64_t dead, uint64_t victim) {
+  dead_permille.store(dead);
+  victim_permille.store(victim);
+}
 
 void RecordLog::dead(Loc loc, uint64_t span) {
+  loc.chunk->clear_live(reinterpret_cast<const char*>(loc.rec) - loc.chunk->tail);
   loc.chunk->dead.fetch_add(span, std::memory_order_relaxed);
   dead_bytes_.fetch_add(span, std::memory_order_relaxed);
 }
 
-void RecordLog::maybe_clean() {
+void RecordLog::maybe_clean(bool owner_work) {
   uint64_t total = record_bytes_.load(std::memory_order_relaxed);
-  if (total < min_clean_bytes.load(std::memory_order_relaxed) ||
-      dead_bytes_.load(std::memory_order_relaxed) * 4 <= total)
-    return;
+  bool clean = total >= min_clean_bytes.load(std::memory_order_relaxed) &&
+               dead_bytes_.load(std::memory_order_relaxed) * 1000 >
+                   total * dead_permille.load(std::memory_order_relaxed);
+  if (!clean && !owner_work) return;
   std::unique_lock lock(cleaner_mu_, std::try_to_lock);
   if (!lock.owns_lock()) return;
-  clean_one();
+  if (owner_work) owner_->housekeeping();
+  if (clean) clean_one();
+}
+
+void RecordLog::for_each_record_locked(
+    const std::function<void(const RecordHeader&, const char*)>& fn) const {
+  std::vector<std::pair<const char*, uint64_t>> spans;
+  {
+    std::lock_guard lock(chunks_mu_);
+    for (const Chunk* c : chunks_) {
+      uint64_t used = c->used.load(std::memory_order_acquire);
+      if (used != 0) spans.emplace_back(c->tail, used);
+    }
+  }
+  for (auto [tail, used] : spans) {
+    for (uint64_t pos = 0; pos < used;) {
+      const auto* h = reinterpret_cast<const RecordHeader*>(tail + pos);
+      fn(*h, reinterpret_cast<const char*>(h + 1));
+      pos += record_span(h->body_len);
+    }
+  }
 }
 
 bool RecordLog::clean_one() {
@@ -300,7 +353,7 @@ bool RecordLog::clean_one() {
   Chunk* victim = nullptr;
   {
     std::lock_guard lock(chunks_mu_);
-    double best = 0.5;
+    double best = static_cast<double>(victim_permille.load(std::memory_order_relaxed)) / 1000;
     for (Chunk* c : chunks_) {
       uint64_t used = c->used.load(std::memory_order_relaxed);
       if (used == 0) continue;
@@ -318,13 +371,14 @@ bool RecordLog::clean_one() {
     if (victim == lane.cur || victim == lane.spare || victim->newer == nullptr) return false;
   }
   // Sealed: no one appends to it any more, and only this cleaner frees it.
-  uint64_t used = victim->used.load(std::memory_order_relaxed);
+  uint64_t used = victim->used.load(std::memory_order_acquire);
   std::vector<Loc> live, gone;
-  for_each_record(victim->nonce, victim->tail, used,
-                  [&](const RecordHeader&, const char*, uint64_t pos) {
-                    Loc loc{reinterpret_cast<const RecordHeader*>(victim->tail + pos), victim};
-                    (owner_->is_latest(loc) ? live : gone).push_back(loc);
-                  });
+  // The records below `used` were checked when written or recovered.
+  for (uint64_t pos = 0; pos < used;) {
+    Loc loc{reinterpret_cast<const RecordHeader*>(victim->tail + pos), victim};
+    (victim->is_live(pos) ? live : gone).push_back(loc);
+    pos += record_span(loc.rec->body_len);
+  }
 
   // Copy the live records (one fence for all of them).
   std::vector<Loc> copies;
@@ -340,8 +394,9 @@ bool RecordLog::clean_one() {
       seal_record(lane.cur->nonce, h, dst);
       store_.pool().persister().pwb(dst, span);
       copies.push_back({reinterpret_cast<const RecordHeader*>(dst), lane.cur});
+      lane.cur->set_live(lane.pos);
       lane.pos += span;
-      lane.cur->used.store(lane.pos, std::memory_order_relaxed);
+      lane.cur->used.store(lane.pos, std::memory_order_release);
       record_bytes_.fetch_add(span, std::memory_order_relaxed);
     }
     maintain_spare(lane);

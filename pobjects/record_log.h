@@ -24,7 +24,7 @@
 // a second fence.
 //
 // Space: a record superseded by a newer one is dead. The owner reports dead
-// records (dead()); when dead bytes pass a quarter of the log, an update also
+// records (dead()); when dead bytes pass 15% of the log, an update also
 // cleans one chunk: it copies the chunk's live records to the cleaner's lane
 // (one fence for all), repoints the owner's index to the copies, unlinks the
 // chunk (one fence) and frees it. Readers hold the owner's per-key lock while
@@ -95,13 +95,11 @@ class RecordLog {
     friend bool operator==(const Loc& a, const Loc& b) { return a.rec == b.rec; }
   };
 
-  // What the owner does for the cleaner. Each call takes the owner's lock on
-  // the record's key.
+  // What the owner does for the cleaner, which copies the records not
+  // reported dead. Each call takes the owner's lock on the record's key.
   class Owner {
    public:
     virtual ~Owner() = default;
-    // Whether `loc` holds the latest record of its key (then it is copied).
-    virtual bool is_latest(Loc loc) = 0;
     // The copy `to` of `from` is durable: repoint the key to it if it still
     // points to `from`, and return whether it did. If not, `to` is one more
     // superseded record of the key.
@@ -110,6 +108,8 @@ class RecordLog {
     // `last_copy` is false when a copy of it is still in the log (a
     // relocation that lost a race): what its ref names is still referenced.
     virtual void dropped(const RecordHeader& h, const char* body, bool last_copy) = 0;
+    // Owner work that needs the records to stay put (maybe_clean(true)).
+    virtual void housekeeping() = 0;
   };
 
   struct Stats {
@@ -151,7 +151,14 @@ class RecordLog {
   // Cleans one chunk if dead bytes exceed a quarter of the log (bounded
   // work; a no-op while another thread cleans). Appenders call it after
   // their update, outside the owner's key locks.
-  void maybe_clean();
+  // With owner_work, also runs the owner's housekeeping(). Either way
+  // nothing happens while another thread cleans.
+  void maybe_clean(bool owner_work = false);
+
+  // fn(const RecordHeader&, const char* body) for every record; only from
+  // the owner's housekeeping() or while no other thread uses the log.
+  void for_each_record_locked(
+      const std::function<void(const RecordHeader&, const char*)>& fn) const;
 
   // Frees the log whose LogLanes object is at lanes_off: every chunk, every
   // object its records reference (Store::destroy_object, once each) and the
@@ -165,6 +172,9 @@ class RecordLog {
   // Logs smaller than this are never cleaned (256 KiB). Tests lower it so
   // that small workloads exercise the cleaner; process-wide.
   static void set_min_clean_bytes(uint64_t bytes);
+  // Cleaning starts when dead bytes exceed `dead` permille of the log, and
+  // cleans chunks at least `victim` permille dead (defaults 150, 300).
+  static void set_cleaning_thresholds(uint64_t dead, uint64_t victim);
 
  private:
   struct Lane;

@@ -173,9 +173,15 @@ Status Store::close() {
     live_stores.erase(uid_);
   }
   if (tls_unfenced.store_uid == uid_) tls_unfenced = {};
+  // Proxies go before the snapshot: their destructors may free objects
+  // they made and never published (a map's spare log chunk), so they run
+  // outside the shard locks.
   for (ProxyShard& shard : proxies_) {
-    std::lock_guard lock(shard.mu);
-    shard.map.clear();
+    std::unordered_map<uint64_t, std::unique_ptr<ProxyBase>> victims;
+    {
+      std::lock_guard lock(shard.mu);
+      victims.swap(shard.map);
+    }
   }
   {
     std::lock_guard lock(writers_mu_);

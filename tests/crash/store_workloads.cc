@@ -516,7 +516,8 @@ Workload map_workload(size_t ops) {
   w.pool_size = 8 << 20;
   w.ops = ops;
   w.setup = [](Pool& p) {
-    RecordLog::set_min_clean_bytes(4 << 10);  // clean early: the workload is small
+    RecordLog::set_min_clean_bytes(4 << 10);  // clean and sweep early: the workload is small
+    detail::min_tombstone_sweep = 0;
     Status s = setup_store(p, [](Store& st) { st.set_root("map", PHashMap::create(st)); });
     if (!s) throw std::runtime_error(s.to_string());
   };

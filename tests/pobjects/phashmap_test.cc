@@ -132,5 +132,58 @@ TEST_F(PHashMapTest, OneFencePerUpdateNonePerRead) {
   EXPECT_EQ(thread_persist_counters().fences, idle.fences);
 }
 
+TEST_F(PHashMapTest, RemovedKeysStayRemovedThroughCleaningSweepsAndRestarts) {
+  const std::string kb(1000, 'r');
+  constexpr int kKeys = 1000;
+  // Removed and kept keys share chunks, so those chunks stay half live and
+  // are cleaned late, while the tombstones sit in chunks of their own: a
+  // tombstone dropped too early would be cleaned away before the record it
+  // hides, and the key would come back at the next open. (No cleaning
+  // until the churn, so that the half-live chunks are still there.)
+  RecordLog::set_min_clean_bytes(uint64_t{1} << 40);
+  for (int i = 0; i < kKeys; ++i) {
+    map_->put("gone" + std::to_string(i), kb);
+    map_->put("keep" + std::to_string(i), kb);
+  }
+  for (int i = 0; i < kKeys; ++i) ASSERT_TRUE(map_->remove("gone" + std::to_string(i)));
+  RecordLog::set_min_clean_bytes(256 << 10);
+  for (int i = 0; i < 10; ++i) map_->put("churn", std::to_string(i));
+  MapStats st = map_->stats();
+  EXPECT_GT(st.cleanings, 0u);
+  reopen();
+  EXPECT_EQ(map_->size(), uint64_t{kKeys} + 1);
+  for (int i = 0; i < kKeys; ++i) ASSERT_FALSE(map_->contains("gone" + std::to_string(i))) << i;
+  // Once the cleaner has rewritten the half-live chunks, the tombstones hide
+  // nothing and sweeps drop them: their space and index entries come back.
+  for (int round = 0; round < 10; ++round)
+    for (int i = 0; i < kKeys; ++i) map_->put("keep" + std::to_string(i), kb);
+  EXPECT_LT(map_->stats().tombstones, uint64_t{kKeys});
+  EXPECT_LT(static_cast<double>(map_->stats().dead_bytes),
+            0.3 * static_cast<double>(map_->stats().record_bytes));
+  reopen();
+  EXPECT_EQ(map_->size(), uint64_t{kKeys} + 1);
+  for (int i = 0; i < kKeys; ++i) ASSERT_FALSE(map_->contains("gone" + std::to_string(i))) << i;
+  for (int i = 0; i < kKeys; ++i) ASSERT_EQ(map_->get("keep" + std::to_string(i)), kb);
+}
+
+TEST_F(PHashMapTest, OwnedObjectsAreDestroyedOnceTheirRecordIsCleaned) {
+  RecordLog::set_min_clean_bytes(4 << 10);
+  uint64_t live0 = store_->usage().live_bytes;
+  for (int i = 0; i < 200; ++i) {
+    auto inner = PHashMap::create(*store_);
+    map_->put_ref("inner", inner);  // replaces (and so releases) the previous one
+    inner->put("x", std::string(500, 'i'));
+    for (int j = 0; j < 10; ++j) map_->put("pad" + std::to_string(j), std::string(300, 'p'));
+  }
+  RecordLog::set_min_clean_bytes(256 << 10);
+  auto inner = store_->ref<PHashMap>(map_->get_ref("inner"));
+  EXPECT_EQ(inner->get("x"), std::string(500, 'i'));
+  // Without destruction the 199 replaced maps (each with a log chunk)
+  // would stay allocated: well over 100 KB.
+  EXPECT_LT(store_->usage().live_bytes - live0, uint64_t{100} << 10);
+  reopen();
+  EXPECT_EQ(store_->ref<PHashMap>(map_->get_ref("inner"))->get("x"), std::string(500, 'i'));
+}
+
 }  // namespace
 }  // namespace nvobj
