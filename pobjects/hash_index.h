@@ -1,17 +1,23 @@
-// HashIndex: PHashMap's volatile index (key -> MapEntry), sharded: each
-// shard is a hash table under a reader-writer spin lock, so reads of
-// different shards never touch a common cache line, and a table grows one
-// shard at a time (no stop-the-world rehash: a shard holds 1/512 of the
-// keys). Rebuilt from the log at every open (map_core.h).
+// HashIndex: PHashMap's volatile index (key -> MapEntry).
+//
+// The keys are not copied to DRAM: a slot holds the key's 64-bit hash and
+// its MapEntry, whose record (in the pool) holds the key. A lookup compares
+// hashes in the slot array and then the key in the record, which a read
+// needs anyway for the value: one cache miss for the slot, one for the
+// record (a std::unordered_map<std::string, ...> adds the node and the key
+// string). DRAM per key is a slot (48 B) over the load factor.
+//
+// The table is sharded (512 shards, by the hash's low bits), each an
+// open-addressing table with linear probing under a reader-writer spin lock;
+// a shard grows on its own (no stop-the-world rehash: a shard holds 1/512 of
+// the keys). Rebuilt from the log at every open (map_core.h).
 #ifndef NVOBJ_POBJECTS_HASH_INDEX_H_
 #define NVOBJ_POBJECTS_HASH_INDEX_H_
 
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <string>
 #include <string_view>
-#include <unordered_map>
 
 #include <oneapi/tbb/spin_rw_mutex.h>
 
@@ -20,82 +26,140 @@
 namespace nvobj::detail {
 
 class HashIndex {
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+ public:
+  struct Key {
+    std::string_view s;
+    uint64_t hash;  // never 0 (0 marks an empty slot)
+  };
+  static Key key(std::string_view s) {
+    uint64_t h = std::hash<std::string_view>{}(s);
+    return {s, h == 0 ? 1 : h};
+  }
+
+ private:
+  struct Slot {
+    uint64_t hash = 0;
+    MapEntry entry;
   };
   struct alignas(64) Shard {
     tbb::spin_rw_mutex mu;
-    std::unordered_map<std::string, MapEntry, Hash, std::equal_to<>> map;
+    std::unique_ptr<Slot[]> slots;
+    uint64_t mask = 0;  // capacity - 1 (capacity a power of two, or 0)
+    uint64_t count = 0;
   };
-  static constexpr size_t kShards = 512;
+  static constexpr uint64_t kShards = 512;
 
  public:
   HashIndex() : shards_(new Shard[kShards]) {}
 
   class SharedLock {
    public:
-    SharedLock(HashIndex& ix, std::string_view key) : lock_(ix.shard(key).mu, /*write=*/false) {}
+    SharedLock(HashIndex& ix, const Key& k) : lock_(ix.shard(k).mu, /*write=*/false) {}
 
    private:
     tbb::spin_rw_mutex::scoped_lock lock_;
   };
   class ExclusiveLock {
    public:
-    ExclusiveLock(HashIndex& ix, std::string_view key) : lock_(ix.shard(key).mu, /*write=*/true) {}
+    ExclusiveLock(HashIndex& ix, const Key& k) : lock_(ix.shard(k).mu, /*write=*/true) {}
 
    private:
     tbb::spin_rw_mutex::scoped_lock lock_;
   };
 
-  MapEntry* find(std::string_view key) {
-    auto& m = shard(key).map;
-    auto it = m.find(key);
-    return it == m.end() ? nullptr : &it->second;
+  // The entry of k (valid while the shard's lock is held), or null.
+  MapEntry* find(const Key& k) {
+    Shard& sh = shard(k);
+    if (sh.mask == 0) return nullptr;
+    for (uint64_t i = probe_start(sh, k.hash);; i = (i + 1) & sh.mask) {
+      Slot& s = sh.slots[i];
+      if (s.hash == 0) return nullptr;
+      if (s.hash == k.hash && key_of(s.entry) == k.s) return &s.entry;
+    }
   }
-  MapEntry& emplace(std::string_view key) {
-    auto& m = shard(key).map;
-    auto it = m.find(key);
-    if (it != m.end()) return it->second;
-    return m.emplace(std::string(key), MapEntry{}).first->second;
+  // k's entry, made with `loc` (whose record holds k) if absent.
+  MapEntry& emplace(const Key& k, RecordLog::Loc loc) {
+    if (MapEntry* e = find(k)) return *e;
+    Shard& sh = shard(k);
+    if ((sh.count + 1) * 4 > (sh.mask + 1) * 3) grow(sh);
+    uint64_t i = probe_start(sh, k.hash);
+    while (sh.slots[i].hash != 0) i = (i + 1) & sh.mask;
+    sh.slots[i].hash = k.hash;
+    sh.slots[i].entry = MapEntry{};
+    sh.slots[i].entry.loc = loc;
+    ++sh.count;
+    return sh.slots[i].entry;
   }
-  void erase(std::string_view key) {
-    auto& m = shard(key).map;
-    if (auto it = m.find(key); it != m.end()) m.erase(it);
+  void erase(const Key& k) {
+    Shard& sh = shard(k);
+    MapEntry* e = find(k);
+    if (e == nullptr) return;
+    // Backward-shift deletion keeps every probe sequence unbroken.
+    uint64_t hole = static_cast<uint64_t>(
+        reinterpret_cast<Slot*>(reinterpret_cast<char*>(e) - offsetof(Slot, entry)) -
+        sh.slots.get());
+    for (uint64_t j = (hole + 1) & sh.mask;; j = (j + 1) & sh.mask) {
+      Slot& s = sh.slots[j];
+      if (s.hash == 0) break;
+      uint64_t home = probe_start(sh, s.hash);
+      // Move s into the hole unless its home lies cyclically in (hole, j].
+      bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+      if (!stays) {
+        sh.slots[hole] = s;
+        hole = j;
+      }
+    }
+    sh.slots[hole].hash = 0;
+    --sh.count;
   }
 
   // f(key, entry) for every entry, one shard at a time under its shared
   // lock; flush() after each shard, with no lock held.
   template <typename F, typename Flush>
   void for_each_locked(F&& f, Flush&& flush) {
-    for (size_t i = 0; i < kShards; ++i) {
+    for (uint64_t i = 0; i < kShards; ++i) {
       {
         tbb::spin_rw_mutex::scoped_lock lock(shards_[i].mu, false);
-        for (const auto& [k, e] : shards_[i].map) f(k, e);
+        Shard& sh = shards_[i];
+        if (sh.mask != 0)
+          for (uint64_t j = 0; j <= sh.mask; ++j)
+            if (sh.slots[j].hash != 0) f(key_of(sh.slots[j].entry), sh.slots[j].entry);
       }
       flush();
     }
   }
 
-  // DRAM held by the index (tables and key strings), estimated.
+  // DRAM held by the index.
   uint64_t dram_bytes() {
     uint64_t b = sizeof(Shard) * kShards;
-    for (size_t i = 0; i < kShards; ++i) {
+    for (uint64_t i = 0; i < kShards; ++i) {
       tbb::spin_rw_mutex::scoped_lock lock(shards_[i].mu, false);
-      const auto& m = shards_[i].map;
-      b += m.bucket_count() * sizeof(void*);
-      for (const auto& [k, e] : m)
-        b += sizeof(void*) + sizeof(size_t) + sizeof(std::pair<const std::string, MapEntry>) +
-             (k.size() > 15 ? k.capacity() + 1 : 0);
+      if (shards_[i].mask != 0) b += (shards_[i].mask + 1) * sizeof(Slot);
     }
     return b;
   }
 
  private:
-  Shard& shard(std::string_view key) {
-    // High bits: the table inside a shard uses the low ones.
-    return shards_[(Hash{}(key) >> 40) % kShards];
+  static std::string_view key_of(const MapEntry& e) {
+    return decode_map_record(*e.loc.rec, e.loc.body()).key;
   }
+  Shard& shard(const Key& k) { return shards_[k.hash % kShards]; }
+  static uint64_t probe_start(const Shard& sh, uint64_t hash) { return (hash >> 9) & sh.mask; }
+
+  void grow(Shard& sh) {
+    uint64_t cap = sh.mask == 0 ? 16 : (sh.mask + 1) * 2;
+    std::unique_ptr<Slot[]> old = std::move(sh.slots);
+    uint64_t old_cap = sh.mask == 0 ? 0 : sh.mask + 1;
+    sh.slots.reset(new Slot[cap]);
+    sh.mask = cap - 1;
+    for (uint64_t j = 0; j < old_cap; ++j) {
+      if (old[j].hash == 0) continue;
+      uint64_t i = probe_start(sh, old[j].hash);
+      while (sh.slots[i].hash != 0) i = (i + 1) & sh.mask;
+      sh.slots[i] = old[j];
+    }
+  }
+
   std::unique_ptr<Shard[]> shards_;
 };
 

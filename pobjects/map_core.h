@@ -79,14 +79,18 @@ struct MapValue {
 };
 
 // Index requirements (see HashIndex, TreeIndex):
-//   class SharedLock / ExclusiveLock { (Index&, std::string_view key) };
-//   MapEntry* find(std::string_view key);          // under either lock
-//   MapEntry& emplace(std::string_view key);       // exclusive
-//   void erase(std::string_view key);              // exclusive
-//   template <F> void for_each_locked(F f)  // f(const std::string&, const MapEntry&),
-//                                           // each part of the index under its shared lock
+//   struct Key { ...; uint64_t hash; };  static Key key(std::string_view);
+//   class SharedLock / ExclusiveLock { (Index&, const Key&) };
+//   MapEntry* find(const Key&);                       // under either lock
+//   MapEntry& emplace(const Key&, RecordLog::Loc);    // exclusive; a new entry
+//                                                     // gets the loc (its record holds the key)
+//   void erase(const Key&);                           // exclusive
+//   void for_each_locked(f, flush)   // f(std::string_view key, const MapEntry&) for
+//                                    // every entry under a shared lock; flush() between parts
 template <typename Index>
 class MapCore final : public RecordLog::Owner {
+  using Key = typename Index::Key;
+
  public:
   // Opens (and recovers) the map whose LogLanes object is at lanes_off.
   MapCore(Store& store, uint64_t lanes_off)
@@ -103,8 +107,9 @@ class MapCore final : public RecordLog::Owner {
   // Reads: f(MapValue) runs under the key's shared lock.
   template <typename F>
   auto read(std::string_view key, F&& f) const {
-    typename Index::SharedLock lock(index_, key);
-    const MapEntry* e = index_.find(key);
+    Key k = Index::key(key);
+    typename Index::SharedLock lock(index_, k);
+    const MapEntry* e = index_.find(k);
     return f(value_of(e));
   }
 
@@ -120,14 +125,13 @@ class MapCore final : public RecordLog::Owner {
   };
   template <bool kNeedsBytes = true, typename F>
   Decision update(std::string_view key, F&& fn) {
-    std::unique_lock stripe(stripe_for(key));
+    Key k = Index::key(key);
+    std::unique_lock stripe(stripe_for(k));
     MapEntry cur;
-    MapEntry* slot = nullptr;  // stable: only updates holding the stripe erase
     Decision d;
     {
-      typename Index::SharedLock lock(index_, key);
-      slot = index_.find(key);
-      if (slot != nullptr) cur = *slot;
+      typename Index::SharedLock lock(index_, k);
+      if (MapEntry* e = index_.find(k)) cur = *e;
       MapValue curv;
       if constexpr (kNeedsBytes) {
         curv = value_of(cur.loc ? &cur : nullptr);
@@ -153,10 +157,13 @@ class MapCore final : public RecordLog::Owner {
       default: loc = log_.append(kRemove, version, 0, {klen_bytes, key}); break;
     }
     {
-      typename Index::ExclusiveLock lock(index_, key);
-      MapEntry& e = slot != nullptr ? *slot : index_.emplace(key);
-      if (e.loc) log_.dead(e.loc, e.span);
-      bool was_tomb = e.loc && !e.present;
+      // The entry is still cur (only holders of the stripe change or erase
+      // it) but may have moved in the index: find it again.
+      typename Index::ExclusiveLock lock(index_, k);
+      MapEntry* found = index_.find(k);
+      MapEntry& e = found != nullptr ? *found : index_.emplace(k, loc);
+      if (found != nullptr) log_.dead(e.loc, e.span);
+      bool was_tomb = found != nullptr && !e.present;
       e.loc = loc;
       e.version = version;
       e.span = static_cast<uint32_t>(record_span(loc.rec->body_len));
@@ -184,7 +191,7 @@ class MapCore final : public RecordLog::Owner {
   void for_each(F&& f) const {
     std::vector<std::pair<std::string, std::pair<std::string, uint64_t>>> batch;
     index_.for_each_locked(
-        [&](const std::string& key, const MapEntry& e) {
+        [&](std::string_view key, const MapEntry& e) {
           if (!e.present) return;
           MapValue v = value_of(&e);
           batch.emplace_back(key, std::make_pair(std::string(v.bytes), v.ref));
@@ -208,10 +215,10 @@ class MapCore final : public RecordLog::Owner {
 
   // --- RecordLog::Owner -------------------------------------------------------------
   bool relocate(RecordLog::Loc from, RecordLog::Loc to) override {
-    std::string_view key = decode_map_record(*from.rec, from.body()).key;
-    std::lock_guard stripe(stripe_for(key));
-    typename Index::ExclusiveLock lock(index_, key);
-    MapEntry* e = index_.find(key);
+    Key k = Index::key(decode_map_record(*from.rec, from.body()).key);
+    std::lock_guard stripe(stripe_for(k));
+    typename Index::ExclusiveLock lock(index_, k);
+    MapEntry* e = index_.find(k);
     if (e == nullptr || !(e->loc == from)) return false;  // the copy is dead
     e->loc = to;
     return true;
@@ -237,24 +244,23 @@ class MapCore final : public RecordLog::Owner {
     return v;
   }
 
-  std::mutex& stripe_for(std::string_view key) {
-    return stripes_[std::hash<std::string_view>{}(key) % kStripes].mu;
-  }
+  std::mutex& stripe_for(const Key& k) { return stripes_[(k.hash >> 32) % kStripes].mu; }
 
   void recover_record(RecordLog::Loc loc, const RecordHeader& h, const char* body) {
     if (h.kind != kPut && h.kind != kPutRef && h.kind != kRemove) return;  // not ours
-    std::string_view key = decode_map_record(h, body).key;
+    Key k = Index::key(decode_map_record(h, body).key);
     uint64_t v = h.meta;
     uint64_t seen = max_version_.load(std::memory_order_relaxed);
     while (v > seen && !max_version_.compare_exchange_weak(seen, v)) {
     }
     RecordLog::Loc superseded;
     {
-      std::lock_guard stripe(stripe_for(key));
-      typename Index::ExclusiveLock lock(index_, key);
-      MapEntry& e = index_.emplace(key);
-      if (!e.loc || v > e.version) {
-        superseded = e.loc;
+      std::lock_guard stripe(stripe_for(k));
+      typename Index::ExclusiveLock lock(index_, k);
+      MapEntry& e = index_.emplace(k, loc);
+      bool fresh = e.loc == loc;
+      if (fresh || v > e.version) {
+        if (!fresh) superseded = e.loc;
         e.loc = loc;
         e.version = v;
         e.span = static_cast<uint32_t>(record_span(h.body_len));
@@ -271,7 +277,7 @@ class MapCore final : public RecordLog::Owner {
     next_version_.store(max_version_.load() + 1);
     int64_t present = 0, tombs = 0;
     index_.for_each_locked(
-        [&](const std::string&, const MapEntry& e) { ++(e.present ? present : tombs); }, [] {});
+        [&](std::string_view, const MapEntry& e) { ++(e.present ? present : tombs); }, [] {});
     size_.store(present);
     tombstones_.store(tombs);
     if (tombs != 0) sweep_tombstones();
@@ -290,8 +296,8 @@ class MapCore final : public RecordLog::Owner {
   void sweep_tombstones() {
     std::unordered_map<std::string, std::pair<uint64_t, bool>> tombs;  // version, needed
     index_.for_each_locked(
-        [&](const std::string& key, const MapEntry& e) {
-          if (!e.present && e.loc) tombs.emplace(key, std::make_pair(e.version, false));
+        [&](std::string_view key, const MapEntry& e) {
+          if (!e.present) tombs.emplace(std::string(key), std::make_pair(e.version, false));
         },
         [] {});
     if (tombs.empty()) return;
@@ -302,12 +308,13 @@ class MapCore final : public RecordLog::Owner {
     });
     for (auto& [key, t] : tombs) {
       if (t.second) continue;
-      std::lock_guard stripe(stripe_for(key));
-      typename Index::ExclusiveLock lock(index_, key);
-      MapEntry* e = index_.find(key);
+      Key k = Index::key(key);
+      std::lock_guard stripe(stripe_for(k));
+      typename Index::ExclusiveLock lock(index_, k);
+      MapEntry* e = index_.find(k);
       if (e == nullptr || e->present || e->version != t.first) continue;  // changed meanwhile
       log_.dead(e->loc, e->span);
-      index_.erase(key);
+      index_.erase(k);
       tombstones_.fetch_sub(1, std::memory_order_relaxed);
     }
   }
