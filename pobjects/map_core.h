@@ -211,7 +211,11 @@ class MapCore final : public RecordLog::Owner {
 
   RecordLog& log() { return log_; }
   const RecordLog& log() const { return log_; }
-  const Index& index() const { return index_; }
+  uint64_t index_dram_bytes() const { return index_.dram_bytes(); }
+  // For ordered reads (PTreeMap): the index, to lock and scan, and the value
+  // of an entry found in it (under its lock).
+  Index& index() const { return index_; }
+  MapValue value_at(const MapEntry& e) const { return value_of(&e); }
 
   // --- RecordLog::Owner -------------------------------------------------------------
   bool relocate(RecordLog::Loc from, RecordLog::Loc to) override {

@@ -13,6 +13,8 @@
 
 namespace nvobj {
 
+void register_pobject_destroyers();  // phashmap.cc
+
 namespace {
 
 constexpr uint64_t kChunkOverhead = kObjectHeaderSize + sizeof(LogChunkData);
@@ -83,6 +85,7 @@ struct RecordLog::Lane {
 };
 
 uint64_t RecordLog::create(Store& store) {
+  register_pobject_destroyers();
   Ref<LogLanes> lanes = store.make_detached<LogLanes>(0);
   uint64_t cap = kMinChunk - kChunkOverhead;
   Ref<LogChunk> first =
@@ -99,6 +102,7 @@ RecordLog::RecordLog(Store& store, uint64_t lanes_off, Owner* owner, const ScanF
       lanes_data_(store.pool().at<LogLanesData>(lanes_off)),
       owner_(owner),
       lanes_(new Lane[kLogLanes]) {
+  register_pobject_destroyers();
   (void)store.proxy<LogLanes>(lanes_off);  // checks the class
   uint32_t chunk_class = store.class_id<LogChunk>();
   unsigned highest = 0;

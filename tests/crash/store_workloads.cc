@@ -18,6 +18,7 @@
 #include "pobjects/pbytes.h"
 #include "pobjects/pcounter.h"
 #include "pobjects/phashmap.h"
+#include "pobjects/ptreemap.h"
 #include "recovery/check.h"
 #include "recovery/store_open.h"
 #include "runtime/proxy.h"
@@ -484,8 +485,9 @@ MapModel map_after(size_t ops) {
   return m;
 }
 
+template <typename MapT>
 void map_op(Store& s, size_t i) {
-  auto map = s.root<PHashMap>("map");
+  auto map = s.root<MapT>("map");
   std::string key = map_key(i), v = map_value(i);
   switch (i % 10) {
     case 0: map->put(key, v); break;
@@ -509,23 +511,24 @@ void map_op(Store& s, size_t i) {
   }
 }
 
-Workload map_workload(size_t ops) {
+template <typename MapT>
+Workload map_workload(const std::string& name, size_t ops) {
   auto session = std::make_shared<Session>();
   Workload w;
-  w.name = "phashmap";
+  w.name = name;
   w.pool_size = 8 << 20;
   w.ops = ops;
   w.setup = [](Pool& p) {
     RecordLog::set_min_clean_bytes(4 << 10);  // clean and sweep early: the workload is small
     detail::min_tombstone_sweep = 0;
-    Status s = setup_store(p, [](Store& st) { st.set_root("map", PHashMap::create(st)); });
+    Status s = setup_store(p, [](Store& st) { st.set_root("map", MapT::create(st)); });
     if (!s) throw std::runtime_error(s.to_string());
   };
-  w.op = [session](Context& c, size_t i) { map_op(session->get(c.pool()), i); };
+  w.op = [session](Context& c, size_t i) { map_op<MapT>(session->get(c.pool()), i); };
   w.finish = [session](Context&) { session->close(); };
   w.check = [ops](Pool& image, size_t completed) {
     return with_recovered(image, [&](Store& s) -> Status {
-      auto map = s.root<PHashMap>("map");
+      auto map = s.root<MapT>("map");
       if (!map) return Status(StatusCode::kCorrupt, "the map root is gone");
       MapModel got;
       map->for_each([&](std::string_view k, const MapValue& v) {
@@ -558,8 +561,13 @@ Workload map_workload(size_t ops) {
 
 std::vector<Workload> store_workloads(int scale) {
   auto s = static_cast<size_t>(scale);
-  return {bank_workload(30 * s),    large_block_workload(4 * s), publish_free_workload(40 * s),
-          counter_workload(60 * s), bytes_workload(30 * s),      map_workload(60 * s)};
+  return {bank_workload(30 * s),
+          large_block_workload(4 * s),
+          publish_free_workload(40 * s),
+          counter_workload(60 * s),
+          bytes_workload(30 * s),
+          map_workload<PHashMap>("phashmap", 60 * s),
+          map_workload<PTreeMap>("ptreemap", 60 * s)};
 }
 
 }  // namespace nvobj::crash
