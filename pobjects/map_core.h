@@ -173,6 +173,7 @@ class MapCore final : public RecordLog::Owner {
       if (was != e.present) size_.fetch_add(e.present ? 1 : -1, std::memory_order_relaxed);
       if (was_tomb != !e.present)
         tombstones_.fetch_add(e.present ? -1 : 1, std::memory_order_relaxed);
+      presence_changed(k);  // e may move: not used after this
     }
     stripe.unlock();
     log_.maybe_clean(wants_sweep());
@@ -234,6 +235,11 @@ class MapCore final : public RecordLog::Owner {
   void housekeeping() override { sweep_tombstones(); }
 
  private:
+  // Indexes that keep present entries apart (the list's) move the entry.
+  void presence_changed(const Key& k) {
+    if constexpr (requires { index_.presence_changed(k); }) index_.presence_changed(k);
+  }
+
   MapValue value_of(const MapEntry* e) const {
     MapValue v;
     if (e == nullptr || !e->present) return v;
@@ -273,6 +279,7 @@ class MapCore final : public RecordLog::Owner {
         superseded = loc;
       }
       e.present = e.kind != kRemove;
+      presence_changed(k);
     }
     if (superseded) log_.dead(superseded);
   }

@@ -2,6 +2,7 @@
 
 #include <mutex>
 
+#include "pobjects/plist.h"
 #include "pobjects/ptreemap.h"
 
 namespace nvobj {
@@ -14,6 +15,7 @@ void register_pobject_destroyers() {
   std::call_once(once, [] {
     Store::register_destroyer(PHashMap::kClassName, &PHashMap::destroy_object);
     Store::register_destroyer(PTreeMap::kClassName, &PTreeMap::destroy_object);
+    Store::register_destroyer(PList::kClassName, &PList::destroy_object);
   });
 }
 

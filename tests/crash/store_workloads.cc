@@ -8,6 +8,7 @@
 #include "tests/crash/store_workloads.h"
 
 #include <array>
+#include <deque>
 #include <map>
 #include <memory>
 #include <stdexcept>
@@ -18,6 +19,7 @@
 #include "pobjects/pbytes.h"
 #include "pobjects/pcounter.h"
 #include "pobjects/phashmap.h"
+#include "pobjects/plist.h"
 #include "pobjects/ptreemap.h"
 #include "recovery/check.h"
 #include "recovery/store_open.h"
@@ -557,6 +559,104 @@ Workload map_workload(const std::string& name, size_t ops) {
   return w;
 }
 
+// --- PList: every update operation ------------------------------------------------------
+
+std::string list_value(size_t op) { return fmt::format("v{}:{}", op, std::string(op % 300, 'l')); }
+
+// Applies op i to `l` (the model, or the real list through `real`).
+template <typename L>
+void list_apply(L& l, size_t i) {
+  size_t n = l.size();
+  size_t at = n == 0 ? 0 : (i * 31) % n;
+  std::string v = list_value(i);
+  switch (i % 7) {
+    case 0: l.append(v); break;
+    case 1: l.prepend(v); break;
+    case 2: l.pop_front(); break;
+    case 3: l.pop_back(); break;
+    case 4: l.set(at, v); break;
+    case 5: l.insert_after(at, v); break;
+    case 6: l.remove_at(at); break;
+  }
+}
+
+struct ListModel {
+  std::deque<std::string> d;
+  size_t size() const { return d.size(); }
+  void append(const std::string& v) { d.push_back(v); }
+  void prepend(const std::string& v) { d.push_front(v); }
+  void pop_front() {
+    if (!d.empty()) d.pop_front();
+  }
+  void pop_back() {
+    if (!d.empty()) d.pop_back();
+  }
+  void set(size_t at, const std::string& v) {
+    if (at < d.size()) d[at] = v;
+  }
+  void insert_after(size_t at, const std::string& v) {
+    if (at < d.size()) d.insert(d.begin() + static_cast<ptrdiff_t>(at) + 1, v);
+  }
+  void remove_at(size_t at) {
+    if (at < d.size()) d.erase(d.begin() + static_cast<ptrdiff_t>(at));
+  }
+};
+
+struct RealList {
+  PList& l;
+  size_t size() const { return l.size(); }
+  void append(const std::string& v) { l.append(v); }
+  void prepend(const std::string& v) { l.prepend(v); }
+  void pop_front() { l.pop_front(); }
+  void pop_back() { l.pop_back(); }
+  void set(size_t at, const std::string& v) { l.set(static_cast<int64_t>(at), v); }
+  void insert_after(size_t at, const std::string& v) {
+    l.insert_after(static_cast<int64_t>(at), v);
+  }
+  void remove_at(size_t at) { l.remove_at(static_cast<int64_t>(at)); }
+};
+
+std::vector<std::string> list_after(size_t ops) {
+  ListModel m;
+  for (size_t i = 0; i < ops; ++i) list_apply(m, i);
+  return {m.d.begin(), m.d.end()};
+}
+
+Workload list_workload(size_t ops) {
+  auto session = std::make_shared<Session>();
+  Workload w;
+  w.name = "plist";
+  w.pool_size = 8 << 20;
+  w.ops = ops;
+  w.setup = [](Pool& p) {
+    RecordLog::set_min_clean_bytes(4 << 10);
+    detail::min_tombstone_sweep = 0;
+    Status s = setup_store(p, [](Store& st) { st.set_root("list", PList::create(st)); });
+    if (!s) throw std::runtime_error(s.to_string());
+  };
+  w.op = [session](Context& c, size_t i) {
+    RealList real{*session->get(c.pool()).root<PList>("list")};
+    list_apply(real, i);
+  };
+  w.finish = [session](Context&) { session->close(); };
+  w.check = [ops](Pool& image, size_t completed) {
+    return with_recovered(image, [&](Store& s) -> Status {
+      auto list = s.root<PList>("list");
+      if (!list) return Status(StatusCode::kCorrupt, "the list root is gone");
+      std::vector<std::string> got = list->range(0, INT64_MAX);
+      if (got.size() != list->size())
+        return Status(StatusCode::kCorrupt, "size() disagrees with the elements");
+      if (got == list_after(completed) || (completed < ops && got == list_after(completed + 1)))
+        return Status::ok();
+      return Status(
+          StatusCode::kCorrupt,
+          fmt::format("list of {} elements matches neither {} nor {} completed operations",
+                      got.size(), completed, completed + 1));
+    });
+  };
+  return w;
+}
+
 }  // namespace
 
 std::vector<Workload> store_workloads(int scale) {
@@ -567,7 +667,8 @@ std::vector<Workload> store_workloads(int scale) {
           counter_workload(60 * s),
           bytes_workload(30 * s),
           map_workload<PHashMap>("phashmap", 60 * s),
-          map_workload<PTreeMap>("ptreemap", 60 * s)};
+          map_workload<PTreeMap>("ptreemap", 60 * s),
+          list_workload(60 * s)};
 }
 
 }  // namespace nvobj::crash

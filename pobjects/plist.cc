@@ -1,0 +1,211 @@
+#include "pobjects/plist.h"
+
+#include <bit>
+#include <cstring>
+
+#include "pobjects/map_ops.h"
+
+namespace nvobj {
+
+namespace {
+
+using Ops = detail::MapOps<detail::MapCore<detail::ListIndex>>;
+using detail::ListIndex;
+using detail::MapValue;
+
+constexpr uint64_t kBias = uint64_t{1} << 63;
+
+std::string encode(int64_t major, std::string_view fraction = {}) {
+  uint64_t u = __builtin_bswap64(static_cast<uint64_t>(major) ^ kBias);  // big-endian, sign-ordered
+  std::string s(reinterpret_cast<const char*>(&u), 8);
+  s.append(fraction);
+  return s;
+}
+
+int64_t major_of(std::string_view pos) {
+  uint64_t u;
+  std::memcpy(&u, pos.data(), 8);
+  return static_cast<int64_t>(__builtin_bswap64(u) ^ kBias);
+}
+
+// A fraction strictly between a and b (digits base 256; b empty = 1.0),
+// never ending in a zero byte, so there is always room below it too.
+std::string fraction_between(std::string_view a, std::string_view b) {
+  std::string r;
+  bool b_open = b.empty();  // the upper bound is 1.0 from here on
+  for (size_t i = 0;; ++i) {
+    int da = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
+    int db = b_open ? 256 : (i < b.size() ? static_cast<unsigned char>(b[i]) : 0);
+    if (db - da >= 2) {
+      r.push_back(static_cast<char>(da + (db - da) / 2));
+      return r;
+    }
+    r.push_back(static_cast<char>(da));
+    if (db - da == 1) b_open = true;
+  }
+}
+
+std::string value_string(const MapValue& v) { return std::string(v.bytes); }
+
+}  // namespace
+
+std::string PList::position_between(std::string_view a, std::string_view b) {
+  if (a.empty() && b.empty()) return encode(0);
+  if (b.empty()) return encode(major_of(a) + 1);
+  if (a.empty()) return encode(major_of(b) - 1);
+  int64_t ma = major_of(a), mb = major_of(b);
+  if (mb - ma >= 2) return encode(ma + 1);
+  if (mb == ma + 1) return encode(ma, fraction_between(a.substr(8), {}));
+  return encode(ma, fraction_between(a.substr(8), b.substr(8)));
+}
+
+PList::PList(Store& store, uint64_t offset)
+    : PObject(store, offset), core_(std::make_unique<Core>(store, raw().lanes)) {}
+
+Ref<PList> PList::create(Store& s) {
+  uint64_t lanes = RecordLog::create(s);
+  return s.make_detached<PList>(0, lanes);
+}
+
+int64_t PList::normalise(int64_t i, uint64_t n) const {
+  if (i < 0) i += static_cast<int64_t>(n);
+  return i < 0 || static_cast<uint64_t>(i) >= n ? -1 : i;
+}
+
+std::optional<std::string> PList::get(int64_t i) const {
+  ListIndex::SharedLock lock(core_->index());
+  const auto& el = core_->index().elems();
+  int64_t k = normalise(i, el.size());
+  if (k < 0) return std::nullopt;
+  return value_string(core_->value_at(el[k].e));
+}
+
+std::vector<std::string> PList::range(int64_t from, int64_t to) const {
+  std::vector<std::string> out;
+  ListIndex::SharedLock lock(core_->index());
+  const auto& el = core_->index().elems();
+  auto n = static_cast<int64_t>(el.size());
+  if (from < 0) from = std::max<int64_t>(0, from + n);
+  if (to < 0) to = std::max<int64_t>(0, to + n);
+  to = std::min(to, n);
+  for (int64_t k = from; k < to; ++k) out.push_back(value_string(core_->value_at(el[k].e)));
+  return out;
+}
+
+int64_t PList::index_of(std::string_view value) const {
+  ListIndex::SharedLock lock(core_->index());
+  const auto& el = core_->index().elems();
+  for (size_t k = 0; k < el.size(); ++k)
+    if (core_->value_at(el[k].e).bytes == value) return static_cast<int64_t>(k);
+  return -1;
+}
+
+void PList::for_each(const std::function<void(std::string_view)>& f) const {
+  for (const std::string& v : range(0, static_cast<int64_t>(size()))) f(v);
+}
+
+void PList::append(std::string_view value) {
+  std::lock_guard lock(shape_mu_);
+  insert_at(size(), value);
+}
+
+void PList::prepend(std::string_view value) {
+  std::lock_guard lock(shape_mu_);
+  insert_at(0, value);
+}
+
+bool PList::insert_before(int64_t i, std::string_view value) {
+  std::lock_guard lock(shape_mu_);
+  int64_t k = normalise(i, size());
+  return k >= 0 && insert_at(static_cast<uint64_t>(k), value);
+}
+
+bool PList::insert_after(int64_t i, std::string_view value) {
+  std::lock_guard lock(shape_mu_);
+  int64_t k = normalise(i, size());
+  return k >= 0 && insert_at(static_cast<uint64_t>(k) + 1, value);
+}
+
+bool PList::insert_at(uint64_t before, std::string_view value) {
+  std::string pos;
+  {
+    ListIndex::SharedLock lock(core_->index());
+    const auto& el = core_->index().elems();
+    std::string_view a = before == 0 ? std::string_view() : el[before - 1].pos;
+    std::string_view b = before >= el.size() ? std::string_view() : el[before].pos;
+    pos = position_between(a, b);
+  }
+  // shape_mu_ keeps the neighbours in place until the element is in.
+  Ops::put(*core_, pos, value);
+  return true;
+}
+
+bool PList::set(int64_t i, std::string_view value) {
+  std::lock_guard lock(shape_mu_);
+  std::string pos;
+  {
+    ListIndex::SharedLock lock(core_->index());
+    const auto& el = core_->index().elems();
+    int64_t k = normalise(i, el.size());
+    if (k < 0) return false;
+    pos = el[k].pos;
+  }
+  Ops::put(*core_, pos, value);
+  return true;
+}
+
+std::optional<std::string> PList::remove_locked(int64_t i) {
+  std::string pos, value;
+  {
+    ListIndex::SharedLock lock(core_->index());
+    const auto& el = core_->index().elems();
+    int64_t k = normalise(i, el.size());
+    if (k < 0) return std::nullopt;
+    pos = el[k].pos;
+    value = value_string(core_->value_at(el[k].e));
+  }
+  Ops::remove(*core_, pos);
+  return value;
+}
+
+std::optional<std::string> PList::pop_front() {
+  std::lock_guard lock(shape_mu_);
+  return remove_locked(0);
+}
+
+std::optional<std::string> PList::pop_back() {
+  std::lock_guard lock(shape_mu_);
+  return remove_locked(-1);
+}
+
+std::optional<std::string> PList::remove_at(int64_t i) {
+  std::lock_guard lock(shape_mu_);
+  return remove_locked(i);
+}
+
+bool PList::remove(std::string_view value) {
+  std::lock_guard lock(shape_mu_);
+  int64_t k = index_of(value);
+  return k >= 0 && remove_locked(k).has_value();
+}
+
+MapStats PList::stats() const {
+  RecordLog::Stats l = core_->log().stats();
+  MapStats s;
+  s.size = size();
+  s.chunks = l.chunks;
+  s.pool_bytes = l.pool_bytes;
+  s.record_bytes = l.record_bytes;
+  s.dead_bytes = l.dead_bytes;
+  s.cleanings = l.cleanings;
+  s.tombstones = core_->tombstones();
+  s.dram_bytes = core_->index_dram_bytes();
+  return s;
+}
+
+void PList::destroy_object(Store& s, uint64_t offset) {
+  RecordLog::destroy_unopened(s, s.pool().at<DurableMapData>(offset)->lanes);
+  s.free_detached(offset);
+}
+
+}  // namespace nvobj

@@ -1,0 +1,96 @@
+// PList: a durable linearizable list of byte strings: append/prepend,
+// pop at both ends, get/set by index, range, insert before/after, remove
+// the first occurrence of a value.
+//
+// A list is a map from positions to values over the same record log as the
+// maps (one record and one fence per update, fence-free reads; see
+// map_core.h). A position is 8 bytes of big-endian "major" number and an
+// optional fraction: appends and prepends take the next major number, an
+// insertion takes a position strictly between its neighbours (a fraction
+// when their majors are adjacent), so no element ever moves and every
+// update writes exactly one record. The volatile index (list_index.h)
+// keeps the elements in position order in a deque: get(i) is O(1), ends
+// grow in O(1), insertions in the middle are O(n) in DRAM.
+//
+// Updates that change the list's shape serialise on a per-list mutex (one
+// fence each); reads take only the index's shared lock.
+//
+//   auto l = nvobj::PList::create(store);
+//   store.set_root("queue", l);
+//   l->append("a"); l->prepend("z");
+//   std::optional<std::string> head = l->pop_front();
+#ifndef NVOBJ_POBJECTS_PLIST_H_
+#define NVOBJ_POBJECTS_PLIST_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pobjects/durable_map.h"
+#include "pobjects/list_index.h"
+#include "pobjects/map_core.h"
+
+namespace nvobj {
+
+class PList : public PObject<PList, DurableMapData> {
+  using Core = detail::MapCore<detail::ListIndex>;
+
+ public:
+  static constexpr std::string_view kClassName = "nvobj.PList";
+  static constexpr RefMap kRefs = ref_map<DurableMapData>({offsetof(DurableMapData, lanes)});
+
+  PList(Store& store, uint64_t offset);
+  static Ref<PList> create(Store& s);
+
+  // --- reads (no fence); an index i < 0 counts from the end (-1: last) ---
+  uint64_t size() const { return core_->size(); }
+  bool empty() const { return size() == 0; }
+  std::optional<std::string> get(int64_t i) const;
+  std::optional<std::string> front() const { return get(0); }
+  std::optional<std::string> back() const { return get(-1); }
+  // Elements [from, to) after clamping to the list (negative: from the end).
+  std::vector<std::string> range(int64_t from, int64_t to) const;
+  // Index of the first element equal to value, or -1.
+  int64_t index_of(std::string_view value) const;
+  void for_each(const std::function<void(std::string_view)>& f) const;
+
+  // --- updates (one fence each) ---
+  void append(std::string_view value);
+  void prepend(std::string_view value);
+  std::optional<std::string> pop_front();
+  std::optional<std::string> pop_back();
+  // False when i is out of range.
+  bool set(int64_t i, std::string_view value);
+  bool insert_before(int64_t i, std::string_view value);
+  bool insert_after(int64_t i, std::string_view value);
+  // Removes the first element equal to value; false if there is none.
+  bool remove(std::string_view value);
+  // Removes element i; its value, or nullopt when out of range.
+  std::optional<std::string> remove_at(int64_t i);
+
+  MapStats stats() const;
+  static void destroy_object(Store& s, uint64_t offset);
+
+  // Position arithmetic (exposed for tests): a position strictly between a
+  // and b, where an empty a means "before everything" and an empty b "after
+  // everything".
+  static std::string position_between(std::string_view a, std::string_view b);
+
+ private:
+  // Index of element i (negative from the end) under the index's lock, or -1.
+  int64_t normalise(int64_t i, uint64_t n) const;
+  std::optional<std::string> remove_locked(int64_t i);
+  bool insert_at(uint64_t before, std::string_view value);  // position between before-1 and before
+
+  std::unique_ptr<Core> core_;
+  std::mutex shape_mu_;  // serialises updates
+};
+
+}  // namespace nvobj
+
+#endif  // NVOBJ_POBJECTS_PLIST_H_
