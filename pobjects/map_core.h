@@ -294,10 +294,15 @@ class MapCore final : public RecordLog::Owner {
     if (tombs != 0) sweep_tombstones();
   }
 
+  // A sweep is due when the tombstones have grown by an eighth of the keys
+  // (and min_tombstone_sweep) since the last one left some behind: those
+  // still hide records the cleaner has not reached, and sweeping again at
+  // once would only find them again.
   bool wants_sweep() const {
     int64_t t = tombstones_.load(std::memory_order_relaxed);
     return t > min_tombstone_sweep.load(std::memory_order_relaxed) &&
-           t > size_.load(std::memory_order_relaxed) / 8;
+           t > size_.load(std::memory_order_relaxed) / 8 +
+                   swept_left_.load(std::memory_order_relaxed);
   }
 
   // One pass over the log: a tombstone is needed while a record of its key
@@ -311,7 +316,10 @@ class MapCore final : public RecordLog::Owner {
           if (!e.present) tombs.emplace(std::string(key), std::make_pair(e.version, false));
         },
         [] {});
-    if (tombs.empty()) return;
+    if (tombs.empty()) {
+      swept_left_.store(0, std::memory_order_relaxed);
+      return;
+    }
     log_.for_each_record_locked([&](const RecordHeader& h, const char* body) {
       if (h.kind != kPut && h.kind != kPutRef) return;
       auto it = tombs.find(std::string(decode_map_record(h, body).key));
@@ -328,6 +336,7 @@ class MapCore final : public RecordLog::Owner {
       index_.erase(k);
       tombstones_.fetch_sub(1, std::memory_order_relaxed);
     }
+    swept_left_.store(tombstones_.load(std::memory_order_relaxed), std::memory_order_relaxed);
   }
 
   struct alignas(64) Stripe {
@@ -342,6 +351,7 @@ class MapCore final : public RecordLog::Owner {
   std::atomic<uint64_t> next_version_{1};
   std::atomic<int64_t> size_{0};
   std::atomic<int64_t> tombstones_{0};  // removed keys kept for their tombstones
+  std::atomic<int64_t> swept_left_{0};  // tombstones the last sweep had to keep
   RecordLog log_;                       // last: its constructor calls back into the members above
 };
 

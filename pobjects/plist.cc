@@ -73,11 +73,18 @@ int64_t PList::normalise(int64_t i, uint64_t n) const {
 }
 
 std::optional<std::string> PList::get(int64_t i) const {
+  std::string v;
+  if (!get(i, &v)) return std::nullopt;
+  return v;
+}
+
+bool PList::get(int64_t i, std::string* value) const {
   ListIndex::SharedLock lock(core_->index());
   const auto& el = core_->index().elems();
   int64_t k = normalise(i, el.size());
-  if (k < 0) return std::nullopt;
-  return value_string(core_->value_at(el[k].e));
+  if (k < 0) return false;
+  value->assign(core_->value_at(el[k].e).bytes);
+  return true;
 }
 
 std::vector<std::string> PList::range(int64_t from, int64_t to) const {

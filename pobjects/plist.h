@@ -51,6 +51,7 @@ class PList : public PObject<PList, DurableMapData> {
   uint64_t size() const { return core_->size(); }
   bool empty() const { return size() == 0; }
   std::optional<std::string> get(int64_t i) const;
+  bool get(int64_t i, std::string* value) const;  // false when out of range
   std::optional<std::string> front() const { return get(0); }
   std::optional<std::string> back() const { return get(-1); }
   // Elements [from, to) after clamping to the list (negative: from the end).

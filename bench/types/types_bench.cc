@@ -5,16 +5,21 @@
 //   build/bin/nvobj-bench-types --json bench/results/types_bench.json
 //
 // PCounter and PStripedCounter against std::atomic<int64_t>; PHashMap
-// against tbb::concurrent_hash_map<std::string, std::string> (100 B values,
-// 100 K keys, uniform keys); and the maps' space: pool bytes and DRAM bytes
-// per entry with 1 KB values, after loading and after overwriting every key.
+// against tbb::concurrent_hash_map<std::string, std::string> and PTreeMap
+// against std::map under a reader-writer lock (100 B values, 100 K keys,
+// uniform keys); PList against std::deque under a mutex; and the maps'
+// space: pool bytes and DRAM bytes per entry with 1 KB values, after loading
+// and after overwriting every key.
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <deque>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,10 +27,13 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <oneapi/tbb/concurrent_hash_map.h>
+#include <oneapi/tbb/spin_rw_mutex.h>
 
 #include "bench/common/bench_result.h"
 #include "pobjects/pcounter.h"
 #include "pobjects/phashmap.h"
+#include "pobjects/plist.h"
+#include "pobjects/ptreemap.h"
 #include "recovery/store_open.h"
 #include "runtime/persist_stats.h"
 
@@ -202,6 +210,90 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
       static_cast<double>(ms.pool_bytes) / (1 << 20),
       100.0 * static_cast<double>(ms.dead_bytes) / static_cast<double>(ms.record_bytes),
       static_cast<unsigned long long>(ms.cleanings));
+
+  // --- ordered map: PTreeMap against std::map under a reader-writer lock ----
+  {
+    struct LockedMap {
+      tbb::spin_rw_mutex mu;
+      std::map<std::string, std::string, std::less<>> m;
+    } vtree;
+    auto ptree = nvobj::PTreeMap::create(s);
+    s.set_root("tree", ptree);
+    for (const std::string& k : keys) {
+      vtree.m[k] = value;
+      ptree->put(k, value);
+    }
+    for (int threads : {1, 2}) {
+      results.push_back(measure("ordered map", "ordered get", "volatile std::map+rwlock", threads,
+                                seconds, [&](int t, uint64_t i) {
+                                  tbb::spin_rw_mutex::scoped_lock l(vtree.mu, false);
+                                  auto it = vtree.m.find(key_of(t, i));
+                                  if (it != vtree.m.end()) out = it->second;
+                                }));
+      results.push_back(measure("ordered map", "ordered get", "nvobj PTreeMap", threads, seconds,
+                                [&](int t, uint64_t i) { ptree->get(key_of(t, i), &out); }));
+      results.push_back(measure("ordered map", "ordered put", "volatile std::map+rwlock", threads,
+                                seconds, [&](int t, uint64_t i) {
+                                  tbb::spin_rw_mutex::scoped_lock l(vtree.mu, true);
+                                  vtree.m[key_of(t, i)] = value;
+                                }));
+      results.push_back(measure("ordered map", "ordered put", "nvobj PTreeMap", threads, seconds,
+                                [&](int t, uint64_t i) { ptree->put(key_of(t, i), value); }));
+      results.push_back(measure("ordered map", "scan 10", "volatile std::map+rwlock", threads,
+                                seconds, [&](int t, uint64_t i) {
+                                  tbb::spin_rw_mutex::scoped_lock l(vtree.mu, false);
+                                  // The same result as PTreeMap::range: copies.
+                                  std::vector<nvobj::MapItem> v;
+                                  auto it = vtree.m.lower_bound(key_of(t, i));
+                                  for (int n = 0; n < 10 && it != vtree.m.end(); ++n, ++it)
+                                    v.push_back({it->first, it->second, 0});
+                                  asm volatile("" : : "r"(v.data()));
+                                }));
+      results.push_back(measure("ordered map", "scan 10", "nvobj PTreeMap", threads, seconds,
+                                [&](int t, uint64_t i) {
+                                  auto v = ptree->range(key_of(t, i), std::nullopt, 10);
+                                  asm volatile("" : : "r"(v.data()));
+                                }));
+    }
+  }
+
+  // --- list: PList against std::deque under a mutex (a queue: append + pop) --
+  {
+    struct LockedDeque {
+      std::mutex mu;
+      std::deque<std::string> d;
+    } vlist;
+    auto plist = nvobj::PList::create(s);
+    s.set_root("list", plist);
+    for (int i = 0; i < 10000; ++i) {
+      vlist.d.push_back(value);
+      plist->append(value);
+    }
+    for (int threads : {1, 2}) {
+      results.push_back(measure("list", "list append+pop_front", "volatile std::deque+mutex",
+                                threads, seconds, [&](int, uint64_t) {
+                                  std::lock_guard l(vlist.mu);
+                                  vlist.d.push_back(value);
+                                  out = std::move(vlist.d.front());
+                                  vlist.d.pop_front();
+                                }));
+      results.push_back(measure("list", "list append+pop_front", "nvobj PList", threads, seconds,
+                                [&](int, uint64_t) {
+                                  plist->append(value);
+                                  out = plist->pop_front().value_or("");
+                                }));
+      results.push_back(
+          measure("list", "list get(i)", "volatile std::deque+mutex", threads, seconds,
+                  [&](int t, uint64_t i) {
+                    std::lock_guard l(vlist.mu);
+                    out = vlist.d[(i * 7919 + static_cast<uint64_t>(t)) % vlist.d.size()];
+                  }));
+      results.push_back(
+          measure("list", "list get(i)", "nvobj PList", threads, seconds, [&](int t, uint64_t i) {
+            plist->get(static_cast<int64_t>((i * 7919 + static_cast<uint64_t>(t)) % 10000), &out);
+          }));
+    }
+  }
 
   // --- space: 1 KB values ---------------------------------------------------------------
   {
