@@ -384,7 +384,9 @@ T& Store::proxy(uint64_t offset) {
   {
     std::lock_guard lock(shard.mu);
     auto it = shard.map.find(offset);
-    if (it != shard.map.end()) return static_cast<T&>(*it->second);
+    // A proxy of another class: proxy_slow reports the mismatch.
+    if (it != shard.map.end())
+      if (auto* p = dynamic_cast<T*>(it->second.get())) return *p;
   }
   return static_cast<T&>(proxy_slow(offset, class_id<T>(), class_info<T>().name,
                                     [](Store& s, uint64_t off) -> std::unique_ptr<ProxyBase> {
