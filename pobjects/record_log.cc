@@ -65,10 +65,10 @@ struct RecordLog::Chunk {
   }
   void clear_live(uint64_t pos) {
     live[pos / kRecordAlign / 64].fetch_and(~(uint64_t{1} << (pos / kRecordAlign % 64)),
-                                            std::memory_order_relaxed);
+                                            std::memory_order_release);
   }
   bool is_live(uint64_t pos) const {
-    return (live[pos / kRecordAlign / 64].load(std::memory_order_relaxed) >>
+    return (live[pos / kRecordAlign / 64].load(std::memory_order_acquire) >>
             (pos / kRecordAlign % 64)) &
            1;
   }
@@ -316,9 +316,12 @@ void RecordLog::set_cleaning_thresholds(uint64_t dead, uint64_t victim) {
 }
 
 void RecordLog::dead(Loc loc, uint64_t span) {
-  loc.chunk->clear_live(reinterpret_cast<const char*>(loc.rec) - loc.chunk->tail);
+  // Clearing the live bit is the last touch of the chunk: a cleaner that
+  // sees it cleared (acquire) may free the chunk at once, without taking the
+  // key's lock.
   loc.chunk->dead.fetch_add(span, std::memory_order_relaxed);
   dead_bytes_.fetch_add(span, std::memory_order_relaxed);
+  loc.chunk->clear_live(reinterpret_cast<const char*>(loc.rec) - loc.chunk->tail);
 }
 
 void RecordLog::maybe_clean(bool owner_work) {

@@ -616,8 +616,11 @@ struct RealList {
   void remove_at(size_t at) { l.remove_at(static_cast<int64_t>(at)); }
 };
 
+constexpr int kListInitial = 8;  // so that pops and sets have elements to work on
+
 std::vector<std::string> list_after(size_t ops) {
   ListModel m;
+  for (int i = 0; i < kListInitial; ++i) m.append(fmt::format("init{}", i));
   for (size_t i = 0; i < ops; ++i) list_apply(m, i);
   return {m.d.begin(), m.d.end()};
 }
@@ -631,7 +634,11 @@ Workload list_workload(size_t ops) {
   w.setup = [](Pool& p) {
     RecordLog::set_min_clean_bytes(4 << 10);
     detail::min_tombstone_sweep = 0;
-    Status s = setup_store(p, [](Store& st) { st.set_root("list", PList::create(st)); });
+    Status s = setup_store(p, [](Store& st) {
+      auto l = PList::create(st);
+      st.set_root("list", l);
+      for (int i = 0; i < kListInitial; ++i) l->append(fmt::format("init{}", i));
+    });
     if (!s) throw std::runtime_error(s.to_string());
   };
   w.op = [session](Context& c, size_t i) {

@@ -1,0 +1,191 @@
+// PList: every operation against a std::deque model under random
+// operations, across restarts; position arithmetic; costs (one fence per
+// update, none per read).
+#include "pobjects/plist.h"
+
+#include <deque>
+#include <random>
+#include <string>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "pobjects/root_map.h"
+#include "recovery/store_open.h"
+#include "runtime/persist_stats.h"
+#include "tests/testing/temp_dir.h"
+
+namespace nvobj {
+namespace {
+
+class PListTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    StoreOptions o;
+    o.create.size = 64 << 20;
+    o.create.mode = Mode::kEmulated;
+    auto s = create_store(dir_.file("l.pool"), o);
+    ASSERT_TRUE(s) << s.status().to_string();
+    store_ = std::move(*s);
+    list_ = PList::create(*store_);
+    store_->set_root("l", list_);
+  }
+  void reopen() {
+    list_ = {};
+    store_.reset();
+    auto s = open_store(dir_.file("l.pool"));
+    ASSERT_TRUE(s) << s.status().to_string();
+    store_ = std::move(*s);
+    list_ = store_->root<PList>("l");
+  }
+  std::vector<std::string> all() const { return list_->range(0, INT64_MAX); }
+  testing::TempDir dir_;
+  std::unique_ptr<Store> store_;
+  Ref<PList> list_;
+};
+
+TEST_F(PListTest, Operations) {
+  EXPECT_EQ(list_->pop_front(), std::nullopt);
+  EXPECT_EQ(list_->get(0), std::nullopt);
+  list_->append("b");
+  list_->append("c");
+  list_->prepend("a");
+  EXPECT_EQ(all(), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(list_->get(-1), "c");
+  EXPECT_EQ(list_->get(3), std::nullopt);
+  EXPECT_TRUE(list_->set(1, "B"));
+  EXPECT_FALSE(list_->set(5, "x"));
+  EXPECT_TRUE(list_->insert_after(0, "a2"));
+  EXPECT_TRUE(list_->insert_before(-1, "c0"));
+  EXPECT_EQ(all(), (std::vector<std::string>{"a", "a2", "B", "c0", "c"}));
+  EXPECT_EQ(list_->index_of("c0"), 3);
+  EXPECT_TRUE(list_->remove("a2"));
+  EXPECT_FALSE(list_->remove("zz"));
+  EXPECT_EQ(list_->remove_at(-2), "c0");
+  EXPECT_EQ(list_->pop_back(), "c");
+  EXPECT_EQ(list_->range(-2, 10), (std::vector<std::string>{"a", "B"}));
+  reopen();
+  EXPECT_EQ(all(), (std::vector<std::string>{"a", "B"}));
+  EXPECT_EQ(list_->pop_front(), "a");
+  EXPECT_EQ(list_->size(), 1u);
+}
+
+TEST_F(PListTest, PositionsStayOrderedUnderRepeatedInsertionsAtOnePlace) {
+  std::string lo = PList::position_between("", "");
+  std::string hi = PList::position_between(lo, "");
+  // 1000 insertions just after lo: each new position lies between lo and the
+  // previous one; fractions grow by a byte per 8 halvings.
+  std::string prev = hi;
+  for (int i = 0; i < 1000; ++i) {
+    std::string p = PList::position_between(lo, prev);
+    ASSERT_LT(lo, p);
+    ASSERT_LT(p, prev);
+    prev = p;
+  }
+  EXPECT_LE(prev.size(), 8u + 1000 / 8 + 2);
+  // Appends never lengthen positions.
+  std::string p = lo;
+  for (int i = 0; i < 10000; ++i) p = PList::position_between(p, "");
+  EXPECT_EQ(p.size(), 8u);
+  std::string q = lo;
+  for (int i = 0; i < 10000; ++i) {
+    std::string n = PList::position_between("", q);
+    ASSERT_LT(n, q);
+    q = n;
+  }
+}
+
+TEST_F(PListTest, RandomOperationsMatchADequeAcrossRestarts) {
+  std::mt19937_64 rng(11);
+  std::deque<std::string> model;
+  for (int round = 0; round < 4; ++round) {
+    for (int i = 0; i < 2000; ++i) {
+      std::string v = fmt::format("v{}-{}", round, i);
+      auto n = static_cast<int64_t>(model.size());
+      int64_t at = n == 0 ? 0 : static_cast<int64_t>(rng() % static_cast<uint64_t>(n));
+      switch (rng() % 8) {
+        case 0:
+          list_->append(v);
+          model.push_back(v);
+          break;
+        case 1:
+          list_->prepend(v);
+          model.push_front(v);
+          break;
+        case 2:
+          ASSERT_EQ(list_->pop_front(),
+                    model.empty() ? std::nullopt : std::optional<std::string>(model.front()));
+          if (!model.empty()) model.pop_front();
+          break;
+        case 3:
+          ASSERT_EQ(list_->pop_back(),
+                    model.empty() ? std::nullopt : std::optional<std::string>(model.back()));
+          if (!model.empty()) model.pop_back();
+          break;
+        case 4:
+          ASSERT_EQ(list_->set(at, v), n > 0);
+          if (n > 0) model[at] = v;
+          break;
+        case 5:
+          ASSERT_EQ(list_->insert_after(at, v), n > 0);
+          if (n > 0) model.insert(model.begin() + at + 1, v);
+          break;
+        case 6:
+          ASSERT_EQ(list_->insert_before(at, v), n > 0);
+          if (n > 0) model.insert(model.begin() + at, v);
+          break;
+        case 7:
+          if (n > 0) {
+            std::string victim = model[at];
+            ASSERT_TRUE(list_->remove(victim));
+            model.erase(std::find(model.begin(), model.end(), victim));
+          }
+          break;
+      }
+    }
+    ASSERT_EQ(all(), std::vector<std::string>(model.begin(), model.end()));
+    reopen();
+    ASSERT_EQ(all(), std::vector<std::string>(model.begin(), model.end()));
+    for (int k = 0; k < 50 && !model.empty(); ++k) {
+      int64_t at = static_cast<int64_t>(rng() % model.size());
+      ASSERT_EQ(list_->get(at), model[at]);
+    }
+  }
+}
+
+TEST_F(PListTest, OneFencePerUpdateNonePerRead) {
+  for (int i = 0; i < 50; ++i) list_->append("warm");
+  PersistCounters before = thread_persist_counters();
+  for (int i = 0; i < 200; ++i) {
+    list_->append("x");
+    list_->prepend("y");
+    list_->insert_after(10, "z");
+    list_->set(5, "s");
+    (void)list_->pop_back();
+  }
+  PersistCounters mid = thread_persist_counters();
+  EXPECT_EQ(mid.fences - before.fences, 1000u);
+  for (int i = 0; i < 200; ++i) {
+    (void)list_->get(i);
+    (void)list_->range(i, i + 10);
+    (void)list_->index_of("nope");
+  }
+  EXPECT_EQ(thread_persist_counters().fences, mid.fences);
+}
+
+TEST_F(PListTest, ObjectsFoundByNameThroughTheRootMap) {
+  auto ns = root_map(*store_);
+  EXPECT_EQ(root_map(*store_), ns);  // made once
+  auto orders = PList::create(*store_);
+  ns->put_ref("orders", orders);
+  orders->append("o1");
+  ns->put("greeting", "hello");
+  reopen();
+  auto again = root_map(*store_);
+  EXPECT_EQ(again->get("greeting"), "hello");
+  EXPECT_EQ(store_->ref<PList>(again->get_ref("orders"))->get(0), "o1");
+  EXPECT_THROW(root_map(*store_, "l"), Error);  // "l" names the PList
+}
+
+}  // namespace
+}  // namespace nvobj
