@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <functional>
 #include <map>
@@ -31,6 +32,8 @@ class ListIndex {
   struct Elem {
     std::string pos;
     MapEntry e;
+    uint64_t head = 0;  // pos's first 8 bytes as a big-endian number: most
+                        // comparisons end there (positions are 8 bytes + fraction)
   };
 
   class SharedLock {
@@ -59,7 +62,7 @@ class ListIndex {
   // to the tombstones when the caller marks them removed.
   MapEntry& emplace(const Key& k, RecordLog::Loc loc) {
     if (MapEntry* e = find(k)) return *e;
-    auto it = elems_.insert(lower(k.s), Elem{std::string(k.s), MapEntry{}});
+    auto it = elems_.insert(lower(k.s), Elem{std::string(k.s), MapEntry{}, head_of(k.s)});
     it->e.loc = loc;  // present is set by the caller, then presence_changed()
     return it->e;
   }
@@ -81,7 +84,7 @@ class ListIndex {
     }
     auto t = tombs_.find(k.s);
     if (t != tombs_.end() && t->second.present) {
-      elems_.insert(lower(t->first), Elem{t->first, t->second});
+      elems_.insert(lower(t->first), Elem{t->first, t->second, head_of(t->first)});
       tombs_.erase(t);
     }
   }
@@ -107,9 +110,18 @@ class ListIndex {
   }
 
  private:
+  static uint64_t head_of(std::string_view pos) {
+    unsigned char b[8] = {};
+    std::memcpy(b, pos.data(), std::min<size_t>(8, pos.size()));
+    uint64_t h = 0;
+    for (unsigned char c : b) h = h << 8 | c;
+    return h;
+  }
   std::deque<Elem>::iterator lower(std::string_view pos) {
-    return std::lower_bound(elems_.begin(), elems_.end(), pos,
-                            [](const Elem& a, std::string_view p) { return a.pos < p; });
+    uint64_t h = head_of(pos);
+    return std::lower_bound(
+        elems_.begin(), elems_.end(), pos,
+        [h](const Elem& a, std::string_view p) { return a.head != h ? a.head < h : a.pos < p; });
   }
 
   tbb::spin_rw_mutex mu_;
