@@ -1,0 +1,61 @@
+// Server: nvobj-dso's network layer. Asio, event-driven, with a pool of I/O
+// threads running one io_context; each connection reads, parses every
+// complete command in what arrived (pipelining), executes them in order and
+// writes all their replies with one write. A request's reply is written only
+// after the command returned, i.e. after the backend made it durable.
+//
+// Protection as in redis-server: bound to loopback by default; with a
+// non-loopback bind and no password, clients from other addresses are
+// refused (protected mode). Limits: clients, bytes a client may have
+// pending (query buffer), protocol errors close the connection after an
+// error reply.
+#ifndef NVOBJ_DSO_BACKEND_SERVER_SERVER_H_
+#define NVOBJ_DSO_BACKEND_SERVER_SERVER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dso-backend/commands.h"
+#include "dso-backend/resp/resp_parser.h"
+#include "runtime/status.h"
+
+namespace nvobj::dso {
+
+struct ServerOptions {
+  std::string bind = "127.0.0.1";
+  uint16_t port = 7379;  // 0: any free port (see Server::port())
+  unsigned io_threads = 2;
+  std::string password;
+  bool protected_mode = true;
+  size_t max_clients = 10000;
+  size_t max_query_buffer = size_t{1} << 30;  // bytes pending per client
+  ParserLimits parser;
+};
+
+class Server {
+ public:
+  Server(Backend& backend, ServerOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and listens. Fails with a clear message (address in use...).
+  Status start();
+  uint16_t port() const { return port_; }
+  // Serves until stop() (from any thread, or SHUTDOWN) and returns.
+  void run();
+  void stop();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+  uint16_t port_ = 0;
+};
+
+}  // namespace nvobj::dso
+
+#endif  // NVOBJ_DSO_BACKEND_SERVER_SERVER_H_
