@@ -183,5 +183,45 @@ TEST_F(PCounterTest, KilledIncrementerLosesNoAcknowledgedIncrement) {
   }
 }
 
+TEST_F(PCounterTest, KilledStripedIncrementerLosesNoAcknowledgedIncrement) {
+  store_->set_root("s", PStripedCounter::create(*store_, 4));
+  store_.reset();
+  std::string path = dir_.file("c.pool");
+  uint64_t total = 0;  // increments acknowledged (or found) so far
+  for (int k = 0; k < 10; ++k) {
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      ::close(fds[0]);
+      auto s = open_store(path);
+      if (!s) ::_exit(3);
+      auto c = (*s)->root<PStripedCounter>("s");
+      for (uint64_t n = 1;; ++n) {
+        c->increment();  // durable when it returns
+        if (::write(fds[1], &n, sizeof n) != sizeof n) ::_exit(4);
+      }
+    }
+    ::close(fds[1]);
+    uint64_t acked = 0, n;
+    for (int i = 0; i < 40 + k * 31; ++i) {
+      if (::read(fds[0], &n, sizeof n) != sizeof n) break;
+      acked = n;
+    }
+    ::kill(pid, SIGKILL);
+    while (::read(fds[0], &n, sizeof n) == sizeof n) acked = n;
+    ::close(fds[0]);
+    int status;
+    ::waitpid(pid, &status, 0);
+    auto s = open_store(path);
+    ASSERT_TRUE(s) << s.status().to_string();
+    uint64_t now = (*s)->root<PStripedCounter>("s")->get();
+    EXPECT_GE(now, total + acked) << "an acknowledged increment was lost (kill " << k << ")";
+    EXPECT_LE(now, total + acked + 1) << "more than the in-flight increment (kill " << k << ")";
+    total = now;
+  }
+}
+
 }  // namespace
 }  // namespace nvobj
