@@ -68,7 +68,7 @@ void cmd_auth(ServerContext& s, ClientState& c, Args& a, ReplyWriter& out) {
   out.simple_string("OK");
 }
 
-void hello_reply(ServerContext& s, ClientState& c, ReplyWriter& out) {
+void hello_reply(const ClientState& c, ReplyWriter& out) {
   out.map_header(7);
   out.bulk_string("server");
   out.bulk_string("nvobj-dso");
@@ -84,7 +84,6 @@ void hello_reply(ServerContext& s, ClientState& c, ReplyWriter& out) {
   out.bulk_string("master");
   out.bulk_string("modules");
   out.array_header(0);
-  (void)s;
 }
 
 void cmd_hello(ServerContext& s, ClientState& c, Args& a, ReplyWriter& out) {
@@ -118,10 +117,10 @@ void cmd_hello(ServerContext& s, ClientState& c, Args& a, ReplyWriter& out) {
                      "client and select the RESP protocol version at the same time");
   c.version = v;
   out.set_version(v);
-  hello_reply(s, c, out);
+  hello_reply(c, out);
 }
 
-void cmd_client(ServerContext& s, ClientState& c, Args& a, ReplyWriter& out) {
+void cmd_client(ServerContext&, ClientState& c, Args& a, ReplyWriter& out) {
   std::string sub = lower(a[1]);
   if (sub == "setname" && a.size() == 3) {
     if (a[2].find_first_of(" \n") != std::string::npos)
@@ -136,7 +135,6 @@ void cmd_client(ServerContext& s, ClientState& c, Args& a, ReplyWriter& out) {
   if (sub == "list")
     return out.bulk_string(
         fmt::format("id={} name={} resp={}\n", c.id, c.name, static_cast<int>(c.version)));
-  (void)s;
   out.error(fmt::format(
       "unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.", a[1]));
 }

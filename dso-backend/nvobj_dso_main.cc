@@ -5,15 +5,12 @@
 //
 // SIGTERM, SIGINT or SHUTDOWN close the pool cleanly (the next start opens it
 // without recovery); after a crash or SIGKILL the next start recovers.
-#include <sys/stat.h>
-
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <thread>
 
 #include <CLI/CLI.hpp>
-#include <asio.hpp>
 
 #include "dso-backend/backend.h"
 #include "dso-backend/server/server.h"

@@ -28,17 +28,13 @@ static_assert(sizeof(DurableMapData) == 32);
 // What a map holds for a key, as seen by compute-style callbacks.
 using MapValue = detail::MapValue;
 
-// Space and memory figures of one map.
-struct MapStats {
-  uint64_t size = 0;
-  uint64_t chunks = 0;
-  uint64_t pool_bytes = 0;    // log chunks (allocation sizes)
-  uint64_t record_bytes = 0;  // bytes of records in them
-  uint64_t dead_bytes = 0;    // ... superseded and not yet cleaned
-  uint64_t cleanings = 0;
-  uint64_t tombstones = 0;  // removed keys whose tombstones are still needed
-  uint64_t dram_bytes = 0;  // volatile index, estimated
-};
+// Frees an unreachable object whose layout is DurableMapData (the maps,
+// the list): its log, the objects the log owns, and the object. The
+// destroyer each such class registers (Store::destroy_object).
+inline void destroy_log_object(Store& s, uint64_t offset) {
+  RecordLog::destroy_unopened(s, s.pool().template at<DurableMapData>(offset)->lanes);
+  s.free_detached(offset);
+}
 
 template <typename Self, typename Index>
 class DurableMap : public PObject<Self, DurableMapData> {
@@ -136,26 +132,8 @@ class DurableMap : public PObject<Self, DurableMapData> {
     core_->for_each(f);
   }
 
-  MapStats stats() const {
-    RecordLog::Stats l = core_->log().stats();
-    MapStats s;
-    s.size = size();
-    s.chunks = l.chunks;
-    s.pool_bytes = l.pool_bytes;
-    s.record_bytes = l.record_bytes;
-    s.dead_bytes = l.dead_bytes;
-    s.cleanings = l.cleanings;
-    s.tombstones = core_->tombstones();
-    s.dram_bytes = core_->index_dram_bytes();
-    return s;
-  }
-
-  // The destroyer registered for these classes (Store::destroy_object):
-  // frees the map's log, the objects it owns, and the map.
-  static void destroy_object(Store& s, uint64_t offset) {
-    RecordLog::destroy_unopened(s, s.pool().template at<DurableMapData>(offset)->lanes);
-    s.free_detached(offset);
-  }
+  MapStats stats() const { return core_->stats(); }
+  static void destroy_object(Store& s, uint64_t offset) { destroy_log_object(s, offset); }
 
  protected:
   Core& core() const { return *core_; }

@@ -39,6 +39,22 @@
 
 #include "pobjects/record_log.h"
 
+namespace nvobj {
+
+// Space and memory figures of one map (or list).
+struct MapStats {
+  uint64_t size = 0;
+  uint64_t chunks = 0;
+  uint64_t pool_bytes = 0;    // log chunks (allocation sizes)
+  uint64_t record_bytes = 0;  // bytes of records in them
+  uint64_t dead_bytes = 0;    // ... superseded and not yet cleaned
+  uint64_t cleanings = 0;
+  uint64_t tombstones = 0;  // removed keys whose tombstones are still needed
+  uint64_t dram_bytes = 0;  // volatile index, estimated
+};
+
+}  // namespace nvobj
+
 namespace nvobj::detail {
 
 enum MapRecordKind : uint32_t { kPut = 1, kPutRef = 2, kRemove = 3 };
@@ -212,7 +228,19 @@ class MapCore final : public RecordLog::Owner {
 
   RecordLog& log() { return log_; }
   const RecordLog& log() const { return log_; }
-  uint64_t index_dram_bytes() const { return index_.dram_bytes(); }
+  MapStats stats() const {
+    RecordLog::Stats l = log_.stats();
+    MapStats s;
+    s.size = size();
+    s.chunks = l.chunks;
+    s.pool_bytes = l.pool_bytes;
+    s.record_bytes = l.record_bytes;
+    s.dead_bytes = l.dead_bytes;
+    s.cleanings = l.cleanings;
+    s.tombstones = tombstones();
+    s.dram_bytes = index_.dram_bytes();
+    return s;
+  }
   // For ordered reads (PTreeMap): the index, to lock and scan, and the value
   // of an entry found in it (under its lock).
   Index& index() const { return index_; }

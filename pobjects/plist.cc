@@ -196,23 +196,8 @@ bool PList::remove(std::string_view value) {
   return k >= 0 && remove_locked(k).has_value();
 }
 
-MapStats PList::stats() const {
-  RecordLog::Stats l = core_->log().stats();
-  MapStats s;
-  s.size = size();
-  s.chunks = l.chunks;
-  s.pool_bytes = l.pool_bytes;
-  s.record_bytes = l.record_bytes;
-  s.dead_bytes = l.dead_bytes;
-  s.cleanings = l.cleanings;
-  s.tombstones = core_->tombstones();
-  s.dram_bytes = core_->index_dram_bytes();
-  return s;
-}
+MapStats PList::stats() const { return core_->stats(); }
 
-void PList::destroy_object(Store& s, uint64_t offset) {
-  RecordLog::destroy_unopened(s, s.pool().at<DurableMapData>(offset)->lanes);
-  s.free_detached(offset);
-}
+void PList::destroy_object(Store& s, uint64_t offset) { destroy_log_object(s, offset); }
 
 }  // namespace nvobj

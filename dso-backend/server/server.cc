@@ -19,8 +19,7 @@ bool is_loopback(const asio::ip::address& a) {
 
 class Server::Impl {
  public:
-  Impl(Backend& backend, ServerOptions options)
-      : options_(std::move(options)), acceptor_(io_), signals_(io_) {
+  Impl(Backend& backend, ServerOptions options) : options_(std::move(options)), acceptor_(io_) {
     ctx_.backend = &backend;
     ctx_.password = options_.password;
     ctx_.bind = options_.bind;
@@ -73,7 +72,6 @@ class Server::Impl {
   ServerOptions options_;
   asio::io_context io_;
   asio::ip::tcp::acceptor acceptor_;
-  asio::signal_set signals_;
   ServerContext ctx_;
   CommandTable table_;
   std::atomic<uint64_t> next_id_{1};

@@ -66,11 +66,13 @@ Status with_recovered(Pool& image, Fn fn) {
   }
 }
 
-Status setup_store(Pool& pool, const std::function<void(Store&)>& fn) {
+// A workload's setup: fn on a store over the pool, closed cleanly. Throws
+// (the harness reports it) if the store cannot be attached or closed.
+void setup_store(Pool& pool, const std::function<void(Store&)>& fn) {
   auto s = attach_store(pool);
-  if (!s) return s.status();
+  if (!s) throw std::runtime_error(s.status().to_string());
   fn(**s);
-  return (*s)->close();
+  if (Status st = (*s)->close(); !st) throw std::runtime_error(st.to_string());
 }
 
 // --- bank transfers ----------------------------------------------------------------------
@@ -105,9 +107,7 @@ Workload bank_workload(size_t ops) {
   w.pool_size = 4 << 20;
   w.ops = ops;
   w.setup = [](Pool& p) {
-    Status s = setup_store(
-        p, [](Store& st) { bank::Bank::create(st, "bank", kBankAccounts, kBankInitial); });
-    if (!s) throw std::runtime_error(s.to_string());
+    setup_store(p, [](Store& st) { bank::Bank::create(st, "bank", kBankAccounts, kBankInitial); });
   };
   w.op = [session](Context& c, size_t i) {
     Store& s = session->get(c.pool());
@@ -183,14 +183,13 @@ Workload large_block_workload(size_t ops) {
   w.pool_size = 4 << 20;
   w.ops = ops;
   w.setup = [](Pool& p) {
-    Status s = setup_store(p, [](Store& st) {
+    setup_store(p, [](Store& st) {
       failure_atomic([&] {
         uint64_t words = kSlabWrites * kSlabStride;
         st.set_root("slab", st.make_with_tail<Slab>(words * 8, words, uint64_t{0}));
         st.set_root("token", st.make<Token>(uint64_t{0}));
       });
     });
-    if (!s) throw std::runtime_error(s.to_string());
   };
   w.op = [session](Context& c, size_t i) {
     Store& s = session->get(c.pool());
@@ -257,10 +256,7 @@ Workload publish_free_workload(size_t ops) {
   w.name = "alloc-publish-free";
   w.pool_size = 4 << 20;
   w.ops = ops;
-  w.setup = [](Pool& p) {
-    Status s = setup_store(p, [](Store&) {});
-    if (!s) throw std::runtime_error(s.to_string());
-  };
+  w.setup = [](Pool& p) { setup_store(p, [](Store&) {}); };
   w.op = [session](Context& c, size_t i) {
     Store& s = session->get(c.pool());
     std::string key = fmt::format("k{}", i % kKeys);
@@ -315,11 +311,10 @@ Workload counter_workload(size_t ops) {
   w.pool_size = 4 << 20;
   w.ops = ops;
   w.setup = [](Pool& p) {
-    Status s = setup_store(p, [](Store& st) {
+    setup_store(p, [](Store& st) {
       st.set_root("c", PCounter::create(st));
       st.set_root("s", PStripedCounter::create(st, 4));
     });
-    if (!s) throw std::runtime_error(s.to_string());
   };
   w.op = [session](Context& c, size_t i) {
     Store& s = session->get(c.pool());
@@ -382,10 +377,7 @@ Workload bytes_workload(size_t ops) {
   w.name = "pbytes";
   w.pool_size = 4 << 20;
   w.ops = ops;
-  w.setup = [](Pool& p) {
-    Status s = setup_store(p, [](Store&) {});
-    if (!s) throw std::runtime_error(s.to_string());
-  };
+  w.setup = [](Pool& p) { setup_store(p, [](Store&) {}); };
   w.op = [session](Context& c, size_t i) {
     Store& s = session->get(c.pool());
     std::string key = fmt::format("b{}", i % kByteKeys);
@@ -523,8 +515,7 @@ Workload map_workload(const std::string& name, size_t ops) {
   w.setup = [](Pool& p) {
     RecordLog::set_min_clean_bytes(4 << 10);  // clean and sweep early: the workload is small
     detail::min_tombstone_sweep = 0;
-    Status s = setup_store(p, [](Store& st) { st.set_root("map", MapT::create(st)); });
-    if (!s) throw std::runtime_error(s.to_string());
+    setup_store(p, [](Store& st) { st.set_root("map", MapT::create(st)); });
   };
   w.op = [session](Context& c, size_t i) { map_op<MapT>(session->get(c.pool()), i); };
   w.finish = [session](Context&) { session->close(); };
@@ -634,12 +625,11 @@ Workload list_workload(size_t ops) {
   w.setup = [](Pool& p) {
     RecordLog::set_min_clean_bytes(4 << 10);
     detail::min_tombstone_sweep = 0;
-    Status s = setup_store(p, [](Store& st) {
+    setup_store(p, [](Store& st) {
       auto l = PList::create(st);
       st.set_root("list", l);
       for (int i = 0; i < kListInitial; ++i) l->append(fmt::format("init{}", i));
     });
-    if (!s) throw std::runtime_error(s.to_string());
   };
   w.op = [session](Context& c, size_t i) {
     RealList real{*session->get(c.pool()).root<PList>("list")};

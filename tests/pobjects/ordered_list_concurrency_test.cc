@@ -7,9 +7,6 @@
 //   - Kill tests: a child applies operations and acknowledges each on a
 //     pipe; after SIGKILL at a varied moment, the reopened structure holds
 //     every acknowledged operation and at most the one in flight.
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <deque>
 #include <map>
@@ -24,6 +21,7 @@
 #include "pobjects/plist.h"
 #include "pobjects/ptreemap.h"
 #include "recovery/store_open.h"
+#include "tests/testing/kill.h"
 #include "tests/testing/temp_dir.h"
 
 namespace nvobj {
@@ -138,36 +136,7 @@ TEST_F(OrderedListConcurrencyTest, ListValuesAreConsumedOnceUnderContention) {
 
 // --- kill tests ------------------------------------------------------------------------
 
-// Runs `child(store, ack)` in a forked process that acknowledges each
-// completed operation index with ack(i); kills it after `after` acks and
-// returns the last acknowledged index (-1 if none).
-template <typename Child>
-int64_t run_and_kill(const std::string& path, int after, Child child) {
-  int fds[2];
-  if (::pipe(fds) != 0) return -2;
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::close(fds[0]);
-    auto s = open_store(path);
-    if (!s) ::_exit(3);
-    child(**s, [&](int64_t i) {
-      if (::write(fds[1], &i, sizeof i) != sizeof i) ::_exit(4);
-    });
-    ::_exit(0);
-  }
-  ::close(fds[1]);
-  int64_t acked = -1, v;
-  for (int i = 0; i < after; ++i) {
-    if (::read(fds[0], &v, sizeof v) != sizeof v) break;
-    acked = v;
-  }
-  ::kill(pid, SIGKILL);
-  while (::read(fds[0], &v, sizeof v) == sizeof v) acked = v;
-  ::close(fds[0]);
-  int status;
-  ::waitpid(pid, &status, 0);
-  return acked;
-}
+using testing::run_and_kill;
 
 // Operation i of the tree kill test: put key i%97 (value i) or remove it.
 void tree_model_apply(std::map<std::string, std::string>& m, int64_t i) {

@@ -13,6 +13,7 @@
 
 #include "recovery/store_open.h"
 #include "runtime/persist_stats.h"
+#include "tests/testing/kill.h"
 #include "tests/testing/temp_dir.h"
 
 namespace nvobj {
@@ -186,39 +187,22 @@ TEST_F(PCounterTest, KilledIncrementerLosesNoAcknowledgedIncrement) {
 TEST_F(PCounterTest, KilledStripedIncrementerLosesNoAcknowledgedIncrement) {
   store_->set_root("s", PStripedCounter::create(*store_, 4));
   store_.reset();
-  std::string path = dir_.file("c.pool");
-  uint64_t total = 0;  // increments acknowledged (or found) so far
+  uint64_t total = 0;  // increments present after the previous kill
   for (int k = 0; k < 10; ++k) {
-    int fds[2];
-    ASSERT_EQ(::pipe(fds), 0);
-    pid_t pid = ::fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      ::close(fds[0]);
-      auto s = open_store(path);
-      if (!s) ::_exit(3);
-      auto c = (*s)->root<PStripedCounter>("s");
-      for (uint64_t n = 1;; ++n) {
+    int64_t acked = testing::run_and_kill(dir_.file("c.pool"), 40 + k * 31, [](Store& s, auto ack) {
+      auto c = s.root<PStripedCounter>("s");
+      for (int64_t n = 1;; ++n) {
         c->increment();  // durable when it returns
-        if (::write(fds[1], &n, sizeof n) != sizeof n) ::_exit(4);
+        ack(n);
       }
-    }
-    ::close(fds[1]);
-    uint64_t acked = 0, n;
-    for (int i = 0; i < 40 + k * 31; ++i) {
-      if (::read(fds[0], &n, sizeof n) != sizeof n) break;
-      acked = n;
-    }
-    ::kill(pid, SIGKILL);
-    while (::read(fds[0], &n, sizeof n) == sizeof n) acked = n;
-    ::close(fds[0]);
-    int status;
-    ::waitpid(pid, &status, 0);
-    auto s = open_store(path);
+    });
+    ASSERT_GE(acked, 0);
+    auto s = open_store(dir_.file("c.pool"));
     ASSERT_TRUE(s) << s.status().to_string();
     uint64_t now = (*s)->root<PStripedCounter>("s")->get();
-    EXPECT_GE(now, total + acked) << "an acknowledged increment was lost (kill " << k << ")";
-    EXPECT_LE(now, total + acked + 1) << "more than the in-flight increment (kill " << k << ")";
+    auto done = static_cast<uint64_t>(acked);
+    EXPECT_GE(now, total + done) << "an acknowledged increment was lost (kill " << k << ")";
+    EXPECT_LE(now, total + done + 1) << "more than the in-flight increment (kill " << k << ")";
     total = now;
   }
 }
