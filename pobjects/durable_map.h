@@ -71,6 +71,13 @@ class DurableMap : public PObject<Self, DurableMapData> {
       return true;
     });
   }
+  // f(const MapValue&) under the key's lock (absent: present == false);
+  // returns what f returns. One lookup for callers that need to tell bytes,
+  // objects and absence apart. f must not use the map.
+  template <typename F>
+  auto read(std::string_view key, F&& f) const {
+    return core_->read(key, std::forward<F>(f));
+  }
   // The object stored under key by put_ref, or 0.
   uint64_t get_ref(std::string_view key) const { return Ops::get_ref(*core_, key); }
   uint64_t size() const { return core_->size(); }
@@ -107,6 +114,14 @@ class DurableMap : public PObject<Self, DurableMapData> {
       std::string_view key,
       const std::function<std::optional<std::string>(std::optional<std::string_view>)>& fn) {
     return Ops::compute(*core_, key, fn);
+  }
+  // compute for keys that hold bytes: a key bound to an object is left as
+  // it is (fn not called, *object = true).
+  std::optional<std::string> compute_bytes(
+      std::string_view key,
+      const std::function<std::optional<std::string>(std::optional<std::string_view>)>& fn,
+      bool* object) {
+    return Ops::compute_bytes(*core_, key, fn, object);
   }
   // If absent, stores value; else stores fn(old, value) (nullopt removes).
   std::optional<std::string> merge(

@@ -81,8 +81,27 @@ struct MapOps {
   static std::optional<std::string> compute(
       Core& c, std::string_view key,
       const std::function<std::optional<std::string>(std::optional<std::string_view>)>& fn) {
+    return compute_impl(c, key, fn, nullptr);
+  }
+  // compute, except that a key bound to an object is left as it is: fn is
+  // not called and *object is set.
+  static std::optional<std::string> compute_bytes(
+      Core& c, std::string_view key,
+      const std::function<std::optional<std::string>(std::optional<std::string_view>)>& fn,
+      bool* object) {
+    *object = false;
+    return compute_impl(c, key, fn, object);
+  }
+  static std::optional<std::string> compute_impl(
+      Core& c, std::string_view key,
+      const std::function<std::optional<std::string>(std::optional<std::string_view>)>& fn,
+      bool* object) {
     std::optional<std::string> result;
     c.update(key, [&](const MapValue& v) {
+      if (object != nullptr && v.present && v.is_ref) {
+        *object = true;
+        return D{};
+      }
       std::optional<std::string_view> old;
       if (v.present && !v.is_ref) old = v.bytes;
       result = fn(old);

@@ -254,6 +254,11 @@ void Store::check_object(uint64_t off) const {
                        fmt::format("offset {} is not an object of pool {}", off, pool_->path())));
 }
 
+uint32_t Store::class_id_of(uint64_t off) const {
+  check_object(off);
+  return pool_->at<ObjectHeader>(off - kObjectHeaderSize)->class_id;
+}
+
 void Store::free_object(uint64_t off) {
   check_object(off);
   if (detail::BlockState* b = bound_block()) {

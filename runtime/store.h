@@ -223,6 +223,10 @@ class Store : private PerThreadOwner {
     return intern_class(info);
   }
 
+  // The pool's class id of the object at `offset` (its header). Throws Error
+  // if offset is not an object of this pool.
+  uint32_t class_id_of(uint64_t offset) const;
+
   // --- failure-atomic blocks (internal: see block.h) ---------------------------
 
   // Commits the calling thread's block (outermost end). Throws Error when the
