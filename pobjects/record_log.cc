@@ -326,9 +326,10 @@ void RecordLog::dead(Loc loc, uint64_t span) {
 
 void RecordLog::maybe_clean(bool owner_work) {
   uint64_t total = record_bytes_.load(std::memory_order_relaxed);
+  uint64_t dead = dead_bytes_.load(std::memory_order_relaxed);
   bool clean = total >= min_clean_bytes.load(std::memory_order_relaxed) &&
-               dead_bytes_.load(std::memory_order_relaxed) * 1000 >
-                   total * dead_permille.load(std::memory_order_relaxed);
+               dead * 1000 > total * dead_permille.load(std::memory_order_relaxed) &&
+               dead >= search_at_dead_.load(std::memory_order_relaxed);
   if (!clean && !owner_work) return;
   std::unique_lock lock(cleaner_mu_, std::try_to_lock);
   if (!lock.owns_lock()) return;
@@ -371,12 +372,21 @@ bool RecordLog::clean_one() {
       }
     }
   }
-  if (victim == nullptr) return false;
+  // Nothing to clean yet: search again once a few more records died (a
+  // sixteenth of a largest chunk).
+  auto search_later = [&] {
+    search_at_dead_.store(dead_bytes_.load(std::memory_order_relaxed) + kMaxChunk / 16,
+                          std::memory_order_relaxed);
+    return false;
+  };
+  if (victim == nullptr) return search_later();
   {
     Lane& lane = lanes_[victim->lane];
     std::lock_guard lock(lane.mu);
-    if (victim == lane.cur || victim == lane.spare || victim->newer == nullptr) return false;
+    if (victim == lane.cur || victim == lane.spare || victim->newer == nullptr)
+      return search_later();
   }
+  search_at_dead_.store(0, std::memory_order_relaxed);
   // Sealed: no one appends to it any more, and only this cleaner frees it.
   uint64_t used = victim->used.load(std::memory_order_acquire);
   std::vector<Loc> live, gone;

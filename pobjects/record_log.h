@@ -201,6 +201,11 @@ class RecordLog {
   std::atomic<uint64_t> record_bytes_{0};
   std::atomic<uint64_t> dead_bytes_{0};
   std::atomic<uint64_t> cleanings_{0};
+  // After a victim search found nothing, the dead bytes the log must reach
+  // before the next search: a search scans every chunk, and in a steady
+  // state just under the victim threshold it would otherwise run on every
+  // update (it cost more than the updates themselves).
+  std::atomic<uint64_t> search_at_dead_{0};
   std::mutex cleaner_mu_;
 };
 
