@@ -3,6 +3,7 @@
 #include <mutex>
 
 #include "pobjects/plist.h"
+#include "pobjects/psortedset.h"
 #include "pobjects/ptreemap.h"
 
 namespace nvobj {
@@ -16,6 +17,7 @@ void register_pobject_destroyers() {
     Store::register_destroyer(PHashMap::kClassName, &PHashMap::destroy_object);
     Store::register_destroyer(PTreeMap::kClassName, &PTreeMap::destroy_object);
     Store::register_destroyer(PList::kClassName, &PList::destroy_object);
+    Store::register_destroyer(PSortedSet::kClassName, &PSortedSet::destroy_object);
   });
 }
 
