@@ -7,8 +7,10 @@
 // and no leak.
 #include "tests/crash/store_workloads.h"
 
+#include <algorithm>
 #include <array>
 #include <deque>
+#include <limits>
 #include <map>
 #include <memory>
 #include <stdexcept>
@@ -20,6 +22,7 @@
 #include "pobjects/pcounter.h"
 #include "pobjects/phashmap.h"
 #include "pobjects/plist.h"
+#include "pobjects/psortedset.h"
 #include "pobjects/ptreemap.h"
 #include "recovery/check.h"
 #include "recovery/store_open.h"
@@ -654,6 +657,103 @@ Workload list_workload(size_t ops) {
   return w;
 }
 
+// --- PSortedSet: adds (new, moved, tied, infinite, unchanged), increments,
+// removes, members large enough for a chunk of their own ---------------------------------
+
+std::string zset_member(size_t op) {
+  if (op % 25 == 24) return std::string(70000, 'M') + std::to_string(op % 2);
+  return fmt::format("z{}", op * 7 % 9);
+}
+
+using ZsetModel = std::map<std::string, double>;
+
+// Applies op i to the model, or (set != nullptr) to the set, exactly alike.
+void zset_apply(ZsetModel* model, PSortedSet* set, size_t i) {
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  std::string m = zset_member(i);
+  double delta = 0.25 * static_cast<double>(i % 5) - 0.5;  // finite: never a NaN sum
+  std::optional<double> cur;
+  if (model != nullptr) {
+    if (auto it = model->find(m); it != model->end()) cur = it->second;
+  } else {
+    cur = set->score(m);
+  }
+  std::optional<double> next = cur;
+  switch (i % 6) {
+    case 0: next = static_cast<double>(i); break;
+    case 1: next = static_cast<double>(i % 3); break;  // ties, ordered by member
+    case 2: next = cur.value_or(0.0) + delta; break;
+    case 3: next.reset(); break;
+    case 4: next = i % 12 == 4 ? kInf : -kInf; break;
+    case 5: next = cur.value_or(static_cast<double>(i)); break;  // usually unchanged: no write
+  }
+  if (next && *next == 0) next = 0.0;  // the set stores -0.0 as +0.0
+  if (model != nullptr) {
+    if (next)
+      (*model)[m] = *next;
+    else
+      model->erase(m);
+    return;
+  }
+  switch (i % 6) {
+    case 2: set->increment(m, delta); break;
+    case 3: set->remove(m); break;
+    default: set->add(m, *next); break;
+  }
+}
+
+ZsetModel zset_after(size_t ops) {
+  ZsetModel m;
+  for (size_t i = 0; i < ops; ++i) zset_apply(&m, nullptr, i);
+  return m;
+}
+
+Workload sorted_set_workload(size_t ops) {
+  auto session = std::make_shared<Session>();
+  Workload w;
+  w.name = "psortedset";
+  w.pool_size = 8 << 20;
+  w.ops = ops;
+  w.setup = [](Pool& p) {
+    RecordLog::set_min_clean_bytes(4 << 10);
+    detail::min_tombstone_sweep = 0;
+    setup_store(p, [](Store& st) { st.set_root("zset", PSortedSet::create(st)); });
+  };
+  w.op = [session](Context& c, size_t i) {
+    zset_apply(nullptr, &*session->get(c.pool()).root<PSortedSet>("zset"), i);
+  };
+  w.finish = [session](Context&) { session->close(); };
+  w.check = [ops](Pool& image, size_t completed) {
+    return with_recovered(image, [&](Store& s) -> Status {
+      auto set = s.root<PSortedSet>("zset");
+      if (!set) return Status(StatusCode::kCorrupt, "the sorted set root is gone");
+      ZsetModel got;
+      set->for_each([&](std::string_view m, double v) { got[std::string(m)] = v; });
+      if (got != zset_after(completed) && !(completed < ops && got == zset_after(completed + 1))) {
+        std::string shown;
+        for (auto& [m, v] : got) shown += fmt::format(" {}={}", m.size() > 10 ? "<long>" : m, v);
+        return Status(StatusCode::kCorrupt,
+                      fmt::format("set{} matches neither {} nor {} completed operations", shown,
+                                  completed, completed + 1));
+      }
+      // The score index, rebuilt at open: Redis order, ranks, size.
+      std::vector<std::pair<double, std::string>> want;
+      for (auto& [m, v] : got) want.emplace_back(v, m);
+      std::sort(want.begin(), want.end());
+      std::vector<std::pair<double, std::string>> ranked;
+      set->range_by_rank(0, UINT64_MAX, false,
+                         [&](std::string_view m, double v) { ranked.emplace_back(v, m); });
+      if (ranked != want || set->size() != want.size())
+        return Status(StatusCode::kCorrupt, "the score index disagrees with the members");
+      for (size_t r = 0; r < want.size(); ++r)
+        if (set->rank(want[r].second) != static_cast<int64_t>(r))
+          return Status(StatusCode::kCorrupt, fmt::format("rank of member {} is wrong", r));
+      return Status::ok();
+    });
+  };
+  return w;
+}
+
 }  // namespace
 
 std::vector<Workload> store_workloads(int scale) {
@@ -665,7 +765,8 @@ std::vector<Workload> store_workloads(int scale) {
           bytes_workload(30 * s),
           map_workload<PHashMap>("phashmap", 60 * s),
           map_workload<PTreeMap>("ptreemap", 60 * s),
-          list_workload(60 * s)};
+          list_workload(60 * s),
+          sorted_set_workload(60 * s)};
 }
 
 }  // namespace nvobj::crash
