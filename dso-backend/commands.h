@@ -3,7 +3,9 @@
 // and authentication like redis-server (same error texts, so clients
 // behave the same), and runs the handler against the Backend. Handlers write
 // their reply with a ReplyWriter; a write's reply is only produced after the
-// backend made it durable.
+// backend made it durable. The table also holds each command's keys locked
+// while it runs (key_locks.h), which is what makes a command atomic for its
+// key on every backend.
 #ifndef NVOBJ_DSO_BACKEND_COMMANDS_H_
 #define NVOBJ_DSO_BACKEND_COMMANDS_H_
 
@@ -16,6 +18,7 @@
 #include <vector>
 
 #include "dso-backend/backend.h"
+#include "dso-backend/key_locks.h"
 #include "dso-backend/resp/resp_writer.h"
 
 namespace nvobj::dso {
@@ -38,23 +41,42 @@ struct ServerContext {
   std::function<void()> shutdown;  // SHUTDOWN: stop accepting, close cleanly
   std::atomic<uint64_t> commands{0};
   std::atomic<uint64_t> connections{0};
+  std::atomic<uint64_t> errors{0};  // error replies caused by backend exceptions
+  KeyLocks locks;
 };
 
 class CommandTable {
  public:
-  CommandTable();
-  // Runs one command (args[0] is its name) and appends its reply.
-  void execute(ServerContext& server, ClientState& client, std::vector<std::string>& args,
-               ReplyWriter& out) const;
-  size_t size() const { return commands_.size(); }
-
- private:
   using Handler = void (*)(ServerContext&, ClientState&, std::vector<std::string>&, ReplyWriter&);
+  // Which keys a command locks, as in redis's key specs: args[first_key]
+  // to args[last_key] (negative: from the end) every `step`.
+  enum class Lock : uint8_t {
+    kNone,   // no keys (PING, INFO...)
+    kRead,   // its keys, shared
+    kWrite,  // its keys, exclusive
+    kAll,    // every key, exclusive (FLUSHALL, KEYS, SCAN)
+  };
   struct Command {
     Handler handler;
     int arity;  // redis convention: n = exactly n args, -n = at least n (name included)
+    Lock lock = Lock::kNone;
+    int first_key = 1;
+    int last_key = 1;
+    int step = 1;
   };
-  std::unordered_map<std::string, Command> commands_;
+  using Map = std::unordered_map<std::string, Command>;
+
+  CommandTable();
+  // Runs one command (args[0] is its name) with its keys locked and appends
+  // its reply. A backend exception (e.g. a full pool) becomes an error
+  // reply; the backend left nothing half-done.
+  void execute(ServerContext& server, ClientState& client, std::vector<std::string>& args,
+               ReplyWriter& out) const;
+  size_t size() const { return commands_.size(); }
+  const Map& commands() const { return commands_; }
+
+ private:
+  Map commands_;
 };
 
 // Redis's glob-style pattern matching (KEYS, SCAN MATCH): * ? [abc] [^a-z] \x.
