@@ -5,12 +5,14 @@
 //
 // SIGTERM, SIGINT or SHUTDOWN close the pool cleanly (the next start opens it
 // without recovery); after a crash or SIGKILL the next start recovers.
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <thread>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
 #include "dso-backend/backend.h"
 #include "dso-backend/server/server.h"
@@ -22,7 +24,9 @@
 int main(int argc, char** argv) {
   CLI::App app{"nvobj-dso: durable shared objects over the Redis protocol"};
   std::string pool = "/dev/shm/nvobj/dso.pool", size_text = "1G", mode_text = "auto";
-  std::string backend_name = "nvobj", protected_text = "yes";
+  std::string backend_name = "nvobj", protected_text = "yes", max_size_text = "64G";
+  std::string max_bulk_text = "512M", query_buffer_text = "1G", log_level;
+  uint64_t timeout_seconds = 0;
   nvobj::dso::ServerOptions so;
   app.set_config("--config", "", "read options from a file (TOML/INI: key = value)");
   app.add_option("--pool", pool, "pool file or devdax device")->capture_default_str();
@@ -37,28 +41,60 @@ int main(int argc, char** argv) {
                  "yes: refuse non-loopback clients while no password is set")
       ->capture_default_str();
   app.add_option("--maxclients", so.max_clients, "maximum clients")->capture_default_str();
+  app.add_option("--max-size", max_size_text,
+                 "the pool grows on demand up to this size; then writes fail with -OOM")
+      ->capture_default_str();
+  app.add_option("--timeout", timeout_seconds,
+                 "disconnect a client idle for this many seconds (0: never)")
+      ->capture_default_str();
+  app.add_option("--proto-max-bulk-len", max_bulk_text, "longest bulk string in a request")
+      ->capture_default_str();
+  app.add_option("--proto-max-multibulk-len", so.parser.max_args, "most arguments in a request")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--client-query-buffer-limit", query_buffer_text,
+                 "most bytes of unparsed input a client may have pending")
+      ->capture_default_str();
+  app.add_option("--log-level", log_level,
+                 "trace|debug|info|warn|error|off (default: info, or $NVOBJ_LOG_LEVEL)")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
   CLI11_PARSE(app, argc, argv);
   so.protected_mode = protected_text != "no";
+  so.idle_timeout = std::chrono::seconds(timeout_seconds);
+  auto max_bulk = nvobj::parse_size(max_bulk_text);
+  auto query_buffer = nvobj::parse_size(query_buffer_text);
+  if (!max_bulk || !query_buffer || *max_bulk == 0) {
+    std::fprintf(stderr, "nvobj-dso: bad --proto-max-bulk-len or --client-query-buffer-limit\n");
+    return 2;
+  }
+  so.parser.max_bulk_len = *max_bulk;
+  so.max_query_buffer = *query_buffer;
+  if (!log_level.empty()) nvobj::set_log_level(log_level);
 
   auto& log = nvobj::log();
   std::unique_ptr<nvobj::Store> store;
   std::unique_ptr<nvobj::dso::Backend> backend;
+  bool created = false;
   if (backend_name == "volatile") {
     backend = nvobj::dso::make_volatile_backend();
   } else if (backend_name == "nvobj") {
     auto mode = nvobj::parse_mode(mode_text);
     auto size = nvobj::parse_size(size_text);
-    if (!mode || !size) {
-      std::fprintf(stderr, "nvobj-dso: bad --mode or --size\n");
+    auto max_size = nvobj::parse_size(max_size_text);
+    if (!mode || !size || !max_size) {
+      std::fprintf(stderr, "nvobj-dso: bad --mode, --size or --max-size\n");
       return 2;
     }
     nvobj::StoreOptions o;
     o.open.mode = *mode;
+    o.open.max_size = *max_size;
     o.create.mode = *mode;
     o.create.size = *size;
+    o.create.max_size = *max_size;
     std::error_code ec;
     bool exists = std::filesystem::exists(pool, ec);
     if (!exists) std::filesystem::create_directories(std::filesystem::path(pool).parent_path(), ec);
+    created = !exists;
     auto s = exists ? nvobj::open_store(pool, o) : nvobj::create_store(pool, o);
     if (!s) {
       std::fprintf(stderr, "nvobj-dso: %s\n", s.status().to_string().c_str());
@@ -77,13 +113,22 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "nvobj-dso: %s\n", st.to_string().c_str());
     return 1;
   }
-  if (store)
-    log.info("nvobj-dso: backend nvobj, pool {} ({}, mode {}), {} keys, opened in {:.1f} ms ({})",
-             pool, nvobj::format_size(store->pool().size()), nvobj::mode_name(store->pool().mode()),
-             backend->size(), store->open_report().seconds * 1e3,
-             store->open_report().clean ? "clean" : "recovered after a crash");
-  else
+  if (store) {
+    const nvobj::OpenReport& r = store->open_report();
+    const std::string opened =
+        created
+            ? std::string("a new pool")
+            : fmt::format("{} in {:.1f} ms", r.clean ? "opened cleanly" : "recovered after a crash",
+                          r.seconds * 1e3);
+    log.info("nvobj-dso: backend nvobj, pool {} ({}, grows to {}, mode {}), {} keys, {}", pool,
+             nvobj::format_size(store->pool().size()), nvobj::format_size(store->pool().max_size()),
+             nvobj::mode_name(store->pool().mode()), backend->size(), opened);
+  } else {
     log.info("nvobj-dso: backend volatile (nothing survives a restart)");
+  }
+  log.info("nvobj-dso: {}:{}, {} I/O threads, maxclients {}, timeout {} s, proto-max-bulk-len {}",
+           so.bind, server.port(), so.io_threads, so.max_clients, timeout_seconds,
+           nvobj::format_size(so.parser.max_bulk_len));
   // The line tests and scripts wait for.
   std::printf("nvobj-dso ready on %s:%u\n", so.bind.c_str(), server.port());
   std::fflush(stdout);

@@ -69,20 +69,25 @@ class Server::Impl {
   class Session;
   void accept();
 
+  // Sessions still queued in io_ when it is destroyed use ctx_ and the
+  // table from their destructors, so these are declared (built) first.
   ServerOptions options_;
-  asio::io_context io_;
-  asio::ip::tcp::acceptor acceptor_;
   ServerContext ctx_;
   CommandTable table_;
   std::atomic<uint64_t> next_id_{1};
+  asio::io_context io_;
+  asio::ip::tcp::acceptor acceptor_;
 };
 
-// One client connection. Its handlers never run concurrently (one pending
-// read or write at a time), so it needs no lock.
+// One client connection. Its socket and idle timer share a strand, so its
+// handlers never run concurrently and it needs no lock.
 class Server::Impl::Session : public std::enable_shared_from_this<Session> {
  public:
   Session(Impl& server, asio::ip::tcp::socket socket)
-      : server_(server), socket_(std::move(socket)), parser_(server.options().parser) {
+      : server_(server),
+        socket_(std::move(socket)),
+        idle_(socket_.get_executor()),
+        parser_(server.options().parser) {
     client_.id = server.next_id().fetch_add(1);
     client_.authenticated = server.ctx().password.empty();
   }
@@ -93,8 +98,10 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
  private:
   void read() {
     auto self = shared_from_this();
+    arm_idle_timer();
     socket_.async_read_some(asio::buffer(in_), [this, self](asio::error_code ec, size_t n) {
-      if (ec) return;  // closed or reset: drop the session
+      disarm_idle_timer();
+      if (ec) return;  // closed, reset or timed out: drop the session
       parser_.feed(std::string_view(in_.data(), n));
       out_.clear();
       ReplyWriter writer(&out_, client_.version);
@@ -129,8 +136,38 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     });
   }
 
+  // Idle time is time spent waiting for the client to send something: the
+  // timer runs only while a read is pending, so a slow command or a client
+  // slow to take its replies is not cut off.
+  void arm_idle_timer() {
+    const std::chrono::seconds timeout = server_.options().idle_timeout;
+    if (timeout.count() == 0) return;
+    waiting_ = true;
+    idle_.expires_after(timeout);
+    idle_.async_wait([this, self = shared_from_this()](asio::error_code ec) {
+      // A wait that had already fired when its read completed still runs:
+      // it closes nothing unless the session is still waiting on input and
+      // past the deadline of the wait armed last.
+      if (ec || !waiting_ || idle_.expiry() > std::chrono::steady_clock::now()) return;
+      log().debug("nvobj-dso: client {} idle for {} s: disconnected", client_.id,
+                  server_.options().idle_timeout.count());
+      asio::error_code ignored;
+      socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+      socket_.close(ignored);  // the pending read ends with operation_aborted
+    });
+  }
+  // Also releases the wait's hold on the session, so that a closed session
+  // goes (and leaves the client count) at once rather than at its deadline.
+  void disarm_idle_timer() {
+    if (!waiting_) return;
+    waiting_ = false;
+    idle_.cancel();
+  }
+
   Impl& server_;
   asio::ip::tcp::socket socket_;
+  asio::steady_timer idle_;
+  bool waiting_ = false;  // a read is pending and the idle timer armed
   RequestParser parser_;
   ClientState client_;
   std::vector<std::string> args_;
@@ -139,7 +176,10 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
 };
 
 void Server::Impl::accept() {
-  acceptor_.async_accept([this](asio::error_code ec, asio::ip::tcp::socket socket) {
+  // Each connection gets a strand of its own: its read, write and idle
+  // timer handlers are serialised, different connections run in parallel.
+  acceptor_.async_accept(asio::make_strand(io_), [this](asio::error_code ec,
+                                                        asio::ip::tcp::socket socket) {
     if (ec) {
       if (ec != asio::error::operation_aborted) accept();
       return;

@@ -7,12 +7,14 @@
 // Protection as in redis-server: bound to loopback by default; with a
 // non-loopback bind and no password, clients from other addresses are
 // refused (protected mode). Limits: clients, bytes a client may have
-// pending (query buffer), protocol errors close the connection after an
-// error reply.
+// pending (query buffer), the size of a request (ParserLimits: bulk length,
+// arguments), idle time; protocol errors and an exceeded limit close the
+// connection after an error reply.
 #ifndef NVOBJ_DSO_BACKEND_SERVER_SERVER_H_
 #define NVOBJ_DSO_BACKEND_SERVER_SERVER_H_
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -34,6 +36,9 @@ struct ServerOptions {
   size_t max_clients = 10000;
   size_t max_query_buffer = size_t{1} << 30;  // bytes pending per client
   ParserLimits parser;
+  // A client that sends nothing for this long is disconnected, as redis's
+  // `timeout`; 0: never.
+  std::chrono::seconds idle_timeout{0};
 };
 
 class Server {
