@@ -3,118 +3,26 @@
 // HELLO, AUTH, bad protocol input, and durability: data survives SHUTDOWN,
 // and every acknowledged write survives SIGKILL.
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
+#include <map>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
 
+#include "tests/dso/dso_testing.h"
 #include "tests/testing/temp_dir.h"
-
-#ifndef NVOBJ_DSO_BIN
-#error "NVOBJ_DSO_BIN must name the nvobj-dso binary"
-#endif
 
 namespace {
 
-// A running nvobj-dso. Start reads its "ready on HOST:PORT" line.
-class DsoProcess {
- public:
-  bool start(const std::vector<std::string>& extra) {
-    int fds[2];
-    if (::pipe(fds) != 0) return false;
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(fds[1], 1);
-      ::close(fds[0]);
-      std::vector<std::string> args = {NVOBJ_DSO_BIN, "--port", "0"};
-      args.insert(args.end(), extra.begin(), extra.end());
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    ::close(fds[1]);
-    out_ = ::fdopen(fds[0], "r");
-    char line[256];
-    while (std::fgets(line, sizeof line, out_) != nullptr) {
-      std::string s(line);
-      if (auto at = s.rfind(':'); s.starts_with("nvobj-dso ready on") && at != std::string::npos) {
-        port_ = std::stoi(s.substr(at + 1));
-        return true;
-      }
-    }
-    return false;
-  }
-  int port() const { return port_; }
-  // Waits for exit; returns the exit status.
-  int wait() {
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    if (out_ != nullptr) std::fclose(out_);
-    out_ = nullptr;
-    pid_ = -1;
-    return status;
-  }
-  void kill(int sig) { ::kill(pid_, sig); }
-  ~DsoProcess() {
-    if (pid_ > 0) {
-      kill(SIGKILL);
-      wait();
-    }
-  }
-
- private:
-  pid_t pid_ = -1;
-  int port_ = 0;
-  FILE* out_ = nullptr;
-};
-
-struct Reply {
-  int type = 0;
-  long long integer = 0;
-  std::string str;
-  std::vector<Reply> elements;
-};
-
-Reply convert(const redisReply* r) {
-  Reply out;
-  if (r == nullptr) return out;
-  out.type = r->type;
-  out.integer = r->integer;
-  if (r->str != nullptr) out.str.assign(r->str, r->len);
-  for (size_t i = 0; i < r->elements; ++i) out.elements.push_back(convert(r->element[i]));
-  return out;
-}
-
-class Client {
- public:
-  explicit Client(int port) : c_(redisConnect("127.0.0.1", port)) {}
-  ~Client() { redisFree(c_); }
-  bool ok() const { return c_ != nullptr && c_->err == 0; }
-  Reply cmd(const std::vector<std::string>& args) {
-    std::vector<const char*> argv;
-    std::vector<size_t> lens;
-    for (const auto& a : args) {
-      argv.push_back(a.data());
-      lens.push_back(a.size());
-    }
-    auto* r = static_cast<redisReply*>(
-        redisCommandArgv(c_, static_cast<int>(args.size()), argv.data(), lens.data()));
-    Reply out = convert(r);
-    if (r != nullptr) freeReplyObject(r);
-    return out;
-  }
-  redisContext* raw() { return c_; }
-
- private:
-  redisContext* c_;
-};
+using nvobj::testing::Client;
+using nvobj::testing::DsoProcess;
+using nvobj::testing::RawSocket;
+using nvobj::testing::Reply;
 
 class DsoServerTest : public ::testing::Test {
  protected:
@@ -241,6 +149,237 @@ TEST_F(DsoServerTest, DataSurvivesShutdownAndSigkill) {
     d.cmd({"SHUTDOWN"});
     q.wait();
   }
+}
+
+TEST_F(DsoServerTest, IdleClientsAreDisconnected) {
+  DsoProcess p;
+  auto args = pool_args();
+  args.insert(args.end(), {"--timeout", "1"});
+  ASSERT_TRUE(p.start(args));
+  RawSocket silent(p.port());
+  RawSocket partial(p.port());  // idle halfway through a request
+  Client active(p.port());
+  ASSERT_TRUE(silent.ok() && partial.ok() && active.ok());
+  ASSERT_TRUE(partial.send("*2\r\n$3\r\nGET\r\n"));
+  // The active client keeps sending while the others wait for the server to
+  // close them; between its commands it waits at most 20 ms on their
+  // sockets, far below the timeout. The 60 s bound only stops a broken
+  // server from hanging the test.
+  bool silent_closed = false, partial_closed = false;
+  std::string silent_got, partial_got;
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!(silent_closed && partial_closed) && std::chrono::steady_clock::now() < give_up) {
+    ASSERT_EQ(active.cmd({"PING"}).str, "PONG");
+    if (!silent_closed) silent_got += silent.read_until_eof(10, &silent_closed);
+    if (!partial_closed) partial_got += partial.read_until_eof(10, &partial_closed);
+  }
+  EXPECT_TRUE(silent_closed);
+  EXPECT_TRUE(partial_closed);
+  EXPECT_EQ(silent_got, "");  // closed without a word, as redis does
+  EXPECT_EQ(partial_got, "");
+  EXPECT_EQ(active.cmd({"PING"}).str, "PONG");
+  Client later(p.port());
+  EXPECT_EQ(later.cmd({"PING"}).str, "PONG");
+}
+
+TEST_F(DsoServerTest, RequestsOverTheSizeLimitsGetAnErrorAndTheConnectionCloses) {
+  DsoProcess p;
+  auto args = pool_args();
+  args.insert(args.end(), {"--proto-max-bulk-len", "64K", "--proto-max-multibulk-len", "4",
+                           "--client-query-buffer-limit", "16K"});
+  ASSERT_TRUE(p.start(args));
+  Client other(p.port());
+  ASSERT_TRUE(other.ok());
+  // At the limits: served.
+  EXPECT_EQ(other.cmd({"SET", "k", std::string(1024, 'x')}).str, "OK");
+  EXPECT_EQ(other.cmd({"MGET", "k", "a", "b"}).elements.size(), 3u);  // 4 arguments
+  EXPECT_EQ(other.cmd({"SET", "k", "v", "XX", "GET"}).str,
+            "ERR Protocol error: invalid multibulk length");  // 5: closed
+
+  struct Case {
+    std::string request;
+    std::string reply;
+  };
+  const std::vector<Case> cases = {
+      {"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$65537\r\n", "-ERR Protocol error: invalid bulk length\r\n"},
+      {"*5\r\n", "-ERR Protocol error: invalid multibulk length\r\n"},
+      {"MGET a b c d e\r\n", "-ERR Protocol error: too many arguments in inline request\r\n"},
+      // A 40 KB argument is under the bulk limit but over the 16 KiB a
+      // client may have pending.
+      {"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$40000\r\n" + std::string(40000, 'v') + "\r\n",
+       "-ERR Protocol error: query buffer limit exceeded\r\n"},
+  };
+  for (const Case& c : cases) {
+    RawSocket s(p.port());
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE(s.send(c.request));
+    bool closed = false;
+    EXPECT_EQ(s.read_until_eof(30000, &closed), c.reply) << c.request.substr(0, 40);
+    EXPECT_TRUE(closed);
+  }
+  // The server keeps serving.
+  Client again(p.port());
+  EXPECT_TRUE(again.cmd({"GET", "k"}).str == std::string(1024, 'x'));
+}
+
+TEST_F(DsoServerTest, ClientsBeyondMaxclientsAreRefused) {
+  DsoProcess p;
+  auto args = pool_args();
+  args.insert(args.end(), {"--maxclients", "2"});
+  ASSERT_TRUE(p.start(args));
+  {
+    Client a(p.port()), b(p.port());
+    // A reply means the server has accepted and counted the connection.
+    ASSERT_EQ(a.cmd({"PING"}).str, "PONG");
+    ASSERT_EQ(b.cmd({"PING"}).str, "PONG");
+    RawSocket third(p.port());
+    ASSERT_TRUE(third.ok());
+    bool closed = false;
+    EXPECT_EQ(third.read_until_eof(30000, &closed), "-ERR max number of clients reached\r\n");
+    EXPECT_TRUE(closed);
+    EXPECT_EQ(a.cmd({"PING"}).str, "PONG");  // the others are unaffected
+  }
+  // The server frees a slot once it has seen the client go, which it may
+  // not have yet when the next one connects: retry (each try is a round
+  // trip; the bound only stops a broken server from hanging the test).
+  bool served = false;
+  for (int i = 0; i < 10000 && !served; ++i) {
+    Client c(p.port());
+    served = c.cmd({"PING"}).str == "PONG";
+  }
+  EXPECT_TRUE(served);
+}
+
+// 64 KiB, distinct per i, so that a value read back under another key or a
+// torn one shows.
+std::string big_value(int i) {
+  std::string v(size_t{64} << 10, '.');
+  const std::string tag = std::to_string(i) + ":";
+  for (size_t at = 0; at + tag.size() <= v.size(); at += tag.size()) v.replace(at, tag.size(), tag);
+  return v;
+}
+
+// SETs of 64 KiB values until the pool (which may not grow) is full. Returns
+// the first error reply; every acknowledged key goes into *model.
+std::string fill(Client& c, int* next, std::map<std::string, std::string>* model) {
+  for (int bound = *next + 100000; *next < bound; ++*next) {
+    const std::string key = "k" + std::to_string(*next);
+    Reply r = c.cmd({"SET", key, big_value(*next)});
+    if (r.type != REDIS_REPLY_STATUS) {
+      EXPECT_EQ(c.cmd({"EXISTS", key}).integer, 0) << "a refused SET left its key";
+      ++*next;
+      return r.str;
+    }
+    EXPECT_EQ(r.str, "OK");
+    (*model)[key] = big_value(*next);
+  }
+  return "pool never filled";
+}
+
+void expect_model(Client& c, const std::map<std::string, std::string>& model) {
+  EXPECT_EQ(c.cmd({"DBSIZE"}).integer, static_cast<long long>(model.size()));
+  for (const auto& [k, v] : model) {
+    Reply r = c.cmd({"GET", k});
+    ASSERT_EQ(r.type, REDIS_REPLY_STRING) << k << ": " << r.str;
+    ASSERT_TRUE(r.str == v) << k << " has another value";
+  }
+}
+
+TEST_F(DsoServerTest, FullPoolRefusesWritesWithOomAndKeepsAcknowledgedData) {
+  // 16 MiB that may not grow: about 240 values of 64 KiB.
+  std::vector<std::string> args = {
+      "--pool", dir_.file("full.pool"), "--size", "16M", "--max-size", "16M", "--mode", "emulated"};
+  std::map<std::string, std::string> model;
+  int next = 0;
+  {
+    DsoProcess p;
+    ASSERT_TRUE(p.start(args));
+    Client c(p.port());
+    const std::string error = fill(c, &next, &model);
+    EXPECT_TRUE(error.starts_with("OOM command not allowed: ")) << error;
+    EXPECT_GT(model.size(), 100u);
+    // Reads keep working, and nothing acknowledged was lost or damaged.
+    expect_model(c, model);
+    EXPECT_EQ(c.cmd({"PING"}).str, "PONG");
+    // Writes of every type get an error or succeed whole: a refused one
+    // leaves no key behind (in particular no empty container) and no
+    // string changed.
+    const std::vector<std::vector<std::string>> writes = {
+        {"HSET", "hash", "f", big_value(-1)}, {"RPUSH", "list", big_value(-2)},
+        {"ZADD", "zset", "1", big_value(-3)}, {"APPEND", "k0", big_value(-4)},
+        {"SET", "k1", big_value(-5), "XX"},   {"INCR", "counter"},
+    };
+    for (const auto& w : writes) {
+      Reply r = c.cmd(w);
+      const std::string& key = w[1];
+      if (r.type == REDIS_REPLY_ERROR) {
+        EXPECT_TRUE(r.str.starts_with("OOM command not allowed: ")) << w[0] << ": " << r.str;
+        if (!model.contains(key)) {
+          EXPECT_EQ(c.cmd({"EXISTS", key}).integer, 0) << w[0];
+        }
+      } else if (w[0] == "APPEND") {
+        model[key] += w[2];
+      } else if (w[0] == "SET") {
+        model[key] = w[2];
+      } else if (w[0] == "INCR") {
+        model[key] = std::to_string(r.integer);
+      } else {  // a container: only strings are modelled
+        EXPECT_EQ(c.cmd({"DEL", key}).integer, 1);
+      }
+    }
+    // MSET is durable key by key: a refusal may leave the first key written.
+    if (c.cmd({"MSET", "m1", big_value(-6), "m2", big_value(-7)}).type == REDIS_REPLY_STATUS) {
+      model["m1"] = big_value(-6);
+      model["m2"] = big_value(-7);
+    } else {
+      EXPECT_EQ(c.cmd({"EXISTS", "m2"}).integer, 0);
+      if (c.cmd({"EXISTS", "m1"}).integer == 1) model["m1"] = big_value(-6);
+    }
+    expect_model(c, model);
+    // DEL works on a full pool and makes room for new values.
+    int deleted = 0;
+    for (auto it = model.begin(); it != model.end() && deleted < 60;) {
+      ASSERT_EQ(c.cmd({"DEL", it->first}).integer, 1);
+      it = model.erase(it);
+      ++deleted;
+    }
+    int taken = 0;
+    for (int i = 0; i < deleted; ++i) {
+      const std::string key = "new" + std::to_string(i);
+      if (c.cmd({"SET", key, big_value(100000 + i)}).str != "OK") break;
+      model[key] = big_value(100000 + i);
+      ++taken;
+    }
+    EXPECT_GT(taken, 0) << "deleting " << deleted << " values freed no room";
+    std::printf("full pool: %zu values, then %d deleted made room for %d\n", model.size(), deleted,
+                taken);
+    expect_model(c, model);
+    c.cmd({"SHUTDOWN"});
+    EXPECT_EQ(p.wait(), 0);
+  }
+  {
+    // A clean restart of a full pool has every acknowledged value; fill it
+    // up again and kill the server while it is full.
+    DsoProcess p;
+    ASSERT_TRUE(p.start(args));
+    Client c(p.port());
+    expect_model(c, model);
+    const std::string error = fill(c, &next, &model);
+    EXPECT_TRUE(error.starts_with("OOM command not allowed: ")) << error;
+    p.kill(SIGKILL);
+    p.wait();
+  }
+  // Recovery of a full pool.
+  DsoProcess p;
+  ASSERT_TRUE(p.start(args));
+  Client c(p.port());
+  expect_model(c, model);
+  // And serves normally: room made by DEL is reused.
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_EQ(c.cmd({"DEL", model.begin()->first}).integer, 1);
+    model.erase(model.begin());
+  }
+  EXPECT_EQ(c.cmd({"SET", "after", "recovery"}).str, "OK");
 }
 
 }  // namespace
