@@ -122,6 +122,24 @@ class Client {
     if (r != nullptr) freeReplyObject(r);
     return out;
   }
+  // Pipelining: append() queues a command, get_reply() sends what is
+  // queued and returns the next reply (type 0 if the connection failed).
+  void append(const std::vector<std::string>& args) {
+    std::vector<const char*> argv;
+    std::vector<size_t> lens;
+    for (const auto& a : args) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    redisAppendCommandArgv(c_, static_cast<int>(args.size()), argv.data(), lens.data());
+  }
+  Reply get_reply() {
+    void* r = nullptr;
+    if (redisGetReply(c_, &r) != REDIS_OK) return Reply();
+    Reply out = convert(static_cast<redisReply*>(r));
+    freeReplyObject(r);
+    return out;
+  }
   redisContext* raw() { return c_; }
 
  private:
