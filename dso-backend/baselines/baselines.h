@@ -1,0 +1,55 @@
+// The persistent baselines nvobj-dso is measured against (DESIGN.md, "The
+// DSO server"; REFERENCE.md section 1: J-NVM's PCJ and FS backends). They
+// implement Backend (dso-backend/backend.h) exactly, so the same commands
+// and the same conformance tests run on them as on `nvobj`.
+//
+// `pmemobj-tx` (PCJ-style): every structure lives in a libpmemobj pool and
+// every write call is one libpmemobj transaction; reads traverse the pool.
+// See pmemobj_backend.cc for the layout.
+//
+// Durable when a write call returns and failure-atomic per call. A write
+// that cannot be done (pool full, I/O error) throws StorageError having
+// changed nothing; reads keep working.
+#ifndef NVOBJ_DSO_BACKEND_BASELINES_BASELINES_H_
+#define NVOBJ_DSO_BACKEND_BASELINES_BASELINES_H_
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "dso-backend/backend.h"
+#include "runtime/status.h"
+
+namespace nvobj::dso {
+
+// Thrown by a baseline's write call that could not be done. The call had no
+// effect (its transaction aborted / its batch was not appended), so the
+// server can reply with what() as an error and carry on.
+class StorageError : public std::runtime_error {
+ public:
+  StorageError(StatusCode code, const std::string& message)
+      : std::runtime_error(message), code_(code) {}
+  // kNoSpace for a full pool or file system, kIOError otherwise.
+  StatusCode code() const { return code_; }
+
+ private:
+  StatusCode code_;
+};
+
+// libpmemobj layout name of a pmemobj-tx pool (pmemobj_create/open check it).
+inline constexpr char kPmemobjLayout[] = "nvobj-dso-pmemobj";
+
+// Opens the pmemobj-tx pool at `path`, or creates it with `size` bytes when
+// the file does not exist (size 0 then is an error). On tmpfs, where
+// libpmem's detection says "not pmem" and would msync every range, it sets
+// PMEM_IS_PMEM_FORCE=1 (unless the environment already sets it) so that the
+// baseline flushes with cache-line write-backs and fences exactly like
+// nvobj's emulated mode: the comparison is then between algorithms, not
+// between msync and clwb.
+Result<std::unique_ptr<Backend>> make_pmemobj_backend(const std::string& path, uint64_t size);
+
+}  // namespace nvobj::dso
+
+#endif  // NVOBJ_DSO_BACKEND_BASELINES_BASELINES_H_
