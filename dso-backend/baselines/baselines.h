@@ -1,15 +1,20 @@
-// The persistent baselines nvobj-dso is measured against (DESIGN.md, "The
-// DSO server"; REFERENCE.md section 1: J-NVM's PCJ and FS backends). They
-// implement Backend (dso-backend/backend.h) exactly, so the same commands
-// and the same conformance tests run on them as on `nvobj`.
+// The two persistent baselines nvobj-dso is measured against (DESIGN.md,
+// "The DSO server"; REFERENCE.md section 1: J-NVM's PCJ and FS backends).
+// Both implement Backend (dso-backend/backend.h) exactly, so the same
+// commands and the same conformance tests run on them as on `nvobj`.
 //
 // `pmemobj-tx` (PCJ-style): every structure lives in a libpmemobj pool and
 // every write call is one libpmemobj transaction; reads traverse the pool.
 // See pmemobj_backend.cc for the layout.
 //
-// Durable when a write call returns and failure-atomic per call. A write
-// that cannot be done (pool full, I/O error) throws StorageError having
-// changed nothing; reads keep working.
+// `fs` (a single-file store, like Infinispan's SingleFileStore on ext4-dax):
+// an append-only file of checksummed batches, one write() and one
+// fdatasync() per write call; a DRAM index locates every record, values are
+// read back with pread. See fs_format.h and fs_backend.cc.
+//
+// Both are durable when a write call returns and failure-atomic per call. A
+// write that cannot be done (pool full, ENOSPC, I/O error) throws
+// StorageError having changed nothing; reads keep working.
 #ifndef NVOBJ_DSO_BACKEND_BASELINES_BASELINES_H_
 #define NVOBJ_DSO_BACKEND_BASELINES_BASELINES_H_
 
@@ -49,6 +54,21 @@ inline constexpr char kPmemobjLayout[] = "nvobj-dso-pmemobj";
 // nvobj's emulated mode: the comparison is then between algorithms, not
 // between msync and clwb.
 Result<std::unique_ptr<Backend>> make_pmemobj_backend(const std::string& path, uint64_t size);
+
+// The fs store's data file inside its directory (tests tear it on purpose).
+inline constexpr char kFsDataFileName[] = "dso.log";
+
+struct FsOptions {
+  // Compaction runs when dead bytes exceed half the file and the file is at
+  // least this large (small files are not worth rewriting).
+  uint64_t compact_min_bytes = 4 << 20;
+};
+
+// Opens the fs store in directory `dir`, creating the directory and an empty
+// store if absent; replays the data file (dropping a torn batch at its tail)
+// and rebuilds the DRAM index. The directory is locked while open.
+Result<std::unique_ptr<Backend>> make_fs_backend(const std::string& dir,
+                                                 const FsOptions& options = {});
 
 }  // namespace nvobj::dso
 
