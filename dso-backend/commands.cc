@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "dso-backend/baselines/baselines.h"
 #include "dso-backend/commands/command_util.h"
 #include "runtime/error.h"
 
@@ -205,6 +206,12 @@ void CommandTable::execute(ServerContext& server, ClientState& client,
     if (e.status().code() == StatusCode::kNoSpace)
       return out.error("OOM", fmt::format("command not allowed: {}", e.status().message()));
     out.error(e.status().message());
+  } catch (const StorageError& e) {
+    server.errors.fetch_add(1, std::memory_order_relaxed);
+    out.buffer()->resize(mark);
+    if (e.code() == StatusCode::kNoSpace)
+      return out.error("OOM", fmt::format("command not allowed: {}", e.what()));
+    out.error(e.what());
   } catch (const std::exception& e) {
     server.errors.fetch_add(1, std::memory_order_relaxed);
     out.buffer()->resize(mark);

@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "dso-backend/backend.h"
+#include "dso-backend/baselines/baselines.h"
 #include "dso-backend/server/server.h"
 #include "recovery/store_open.h"
 #include "runtime/log.h"
@@ -35,7 +36,9 @@ int main(int argc, char** argv) {
   app.add_option("--bind", so.bind, "address to listen on")->capture_default_str();
   app.add_option("--port", so.port, "TCP port (0: any free port)")->capture_default_str();
   app.add_option("--io-threads", so.io_threads, "I/O threads")->capture_default_str();
-  app.add_option("--backend", backend_name, "nvobj|volatile")->capture_default_str();
+  app.add_option("--backend", backend_name,
+                 "nvobj|volatile|pmemobj-tx|fs (fs: --pool names a directory)")
+      ->capture_default_str();
   app.add_option("--requirepass", so.password, "password clients must AUTH with");
   app.add_option("--protected-mode", protected_text,
                  "yes: refuse non-loopback clients while no password is set")
@@ -102,8 +105,25 @@ int main(int argc, char** argv) {
     }
     store = std::move(*s);
     backend = nvobj::dso::make_nvobj_backend(*store);
+  } else if (backend_name == "pmemobj-tx" || backend_name == "fs") {
+    // The baselines (docs/baselines.md): --pool is a libpmemobj pool file or
+    // the fs store's directory.
+    auto size = nvobj::parse_size(size_text);
+    if (!size) {
+      std::fprintf(stderr, "nvobj-dso: bad --size\n");
+      return 2;
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(pool).parent_path(), ec);
+    auto b = backend_name == "fs" ? nvobj::dso::make_fs_backend(pool)
+                                  : nvobj::dso::make_pmemobj_backend(pool, *size);
+    if (!b) {
+      std::fprintf(stderr, "nvobj-dso: %s\n", b.status().to_string().c_str());
+      return 1;
+    }
+    backend = std::move(*b);
   } else {
-    std::fprintf(stderr, "nvobj-dso: unknown backend '%s' (nvobj or volatile)\n",
+    std::fprintf(stderr, "nvobj-dso: unknown backend '%s' (nvobj, volatile, pmemobj-tx or fs)\n",
                  backend_name.c_str());
     return 2;
   }
@@ -123,8 +143,11 @@ int main(int argc, char** argv) {
     log.info("nvobj-dso: backend nvobj, pool {} ({}, grows to {}, mode {}), {} keys, {}", pool,
              nvobj::format_size(store->pool().size()), nvobj::format_size(store->pool().max_size()),
              nvobj::mode_name(store->pool().mode()), backend->size(), opened);
-  } else {
+  } else if (backend_name == "volatile") {
     log.info("nvobj-dso: backend volatile (nothing survives a restart)");
+  } else {
+    log.info("nvobj-dso: backend {}, {} {}, {} keys", backend_name,
+             backend_name == "fs" ? "directory" : "pool", pool, backend->size());
   }
   log.info("nvobj-dso: {}:{}, {} I/O threads, maxclients {}, timeout {} s, proto-max-bulk-len {}",
            so.bind, server.port(), so.io_threads, so.max_clients, timeout_seconds,
