@@ -109,14 +109,10 @@ bool skip_reply(std::string_view s, size_t* at, int depth) {
     case '+':
     case '-':
     case ',':
-    case '(':
-      return line.find_first_of("\r\n") == std::string::npos;
-    case ':':
-      return count(&n);
-    case '#':
-      return line == "t" || line == "f";
-    case '_':
-      return line.empty();
+    case '(': return line.find_first_of("\r\n") == std::string::npos;
+    case ':': return count(&n);
+    case '#': return line == "t" || line == "f";
+    case '_': return line.empty();
     case '$':
     case '=':
     case '!':
@@ -138,8 +134,7 @@ bool skip_reply(std::string_view s, size_t* at, int depth) {
       for (long long i = 0; i < n; ++i)
         if (!skip_reply(s, at, depth + 1)) return false;
       return true;
-    default:
-      return false;
+    default: return false;
   }
 }
 
@@ -192,8 +187,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         check(reply->empty(), "SHUTDOWN replied", *reply);
         continue;
       }
-      check(skip_reply(*reply, &at, 0) && at == reply->size(),
-            "not exactly one well-formed reply", *reply);
+      check(skip_reply(*reply, &at, 0) && at == reply->size(), "not exactly one well-formed reply",
+            *reply);
     }
     diverged = diverged || b.starts_with("-OOM ");
     if (!diverged && !kNotCompared.contains(name)) {
