@@ -8,6 +8,7 @@ std::string_view type_name(ValueType t) {
     case ValueType::kHash: return "hash";
     case ValueType::kList: return "list";
     case ValueType::kZSet: return "zset";
+    case ValueType::kObject: return "object";
     case ValueType::kNone: break;
   }
   return "none";

@@ -37,8 +37,10 @@ class Store;
 
 namespace nvobj::dso {
 
-enum class ValueType : uint8_t { kNone, kString, kHash, kList, kZSet };
-// "none", "string", "hash", "list", "zset" (what TYPE replies).
+// kObject: a user-defined object (a module's type, docs/dso.md); TYPE
+// replies its type name (UserObjects::module_type), not type_name's "object".
+enum class ValueType : uint8_t { kNone, kString, kHash, kList, kZSet, kObject };
+// "none", "string", "hash", "list", "zset", "object" (what TYPE replies).
 std::string_view type_name(ValueType t);
 
 // What a typed call found. kWrongType: the key holds another type and
@@ -49,6 +51,27 @@ enum class Found : uint8_t { kOk, kMissing, kWrongType };
 struct ScoreBound {
   double value;
   bool exclusive = false;
+};
+
+// User-defined objects bound in the key space (dso-backend/modules/): a
+// backend that keeps its key space in a pool binds each one's
+// ModuleObject (modules/module_objects.h) to its key, owns it from then on
+// and destroys it with its key (DEL, FLUSHALL, SET over it). Same
+// concurrency contract as Backend: the caller holds the key's lock.
+class UserObjects {
+ public:
+  virtual Store& store() = 0;
+  // kOk and *object (the ModuleObject) if key holds a user-defined object;
+  // kWrongType if it holds another type.
+  virtual Found find(std::string_view key, uint64_t* object) = 0;
+  // Binds the absent key to `object`, a ModuleObject the caller made (not
+  // yet reachable). Durable on return.
+  virtual void bind(std::string_view key, uint64_t object) = 0;
+  // The module type name of the object under key (a kObject key).
+  virtual std::string module_type(std::string_view key) = 0;
+
+ protected:
+  ~UserObjects() = default;
 };
 
 class Backend {
@@ -119,6 +142,12 @@ class Backend {
   // and yielding at most `count` (count < 0: all). reverse: from max down.
   virtual Found zrange_by_score(std::string_view key, ScoreBound min, ScoreBound max, bool reverse,
                                 uint64_t offset, int64_t count, const ZFn& fn) = 0;
+
+  // --- user-defined objects ---
+  // nullptr on backends without them: their objects live in an nvobj pool
+  // and run the runtime's failure-atomic blocks, so only the nvobj backend
+  // has them.
+  virtual UserObjects* user_objects() { return nullptr; }
 };
 
 // The key space in a PHashMap bound to the root "dso.keyspace" of `store`;

@@ -144,6 +144,7 @@ CommandTable::CommandTable() {
   cmd::add_list_commands(commands_);
   cmd::add_zset_commands(commands_);
   cmd::add_keyspace_commands(commands_);
+  cmd::add_module_commands(commands_);  // last: see its DSO.NEW
 }
 
 namespace {

@@ -4,10 +4,13 @@
 // told apart by the object's class. Every write is one durable update of one
 // of these types (one fence), except where a container is created (its
 // first element, then its binding: two) or emptied (its last element, then
-// the key: two).
+// the key: two). A user-defined object is a ModuleObject the key space owns
+// too (modules/module_objects.h); its calls change it in failure-atomic
+// blocks, not through this file.
 #include <fmt/format.h>
 
 #include "dso-backend/backend.h"
+#include "dso-backend/modules/module_objects.h"
 #include "pobjects/phashmap.h"
 #include "pobjects/plist.h"
 #include "pobjects/psortedset.h"
@@ -29,14 +32,17 @@ constexpr ValueType kTypeOf<PList> = ValueType::kList;
 template <>
 constexpr ValueType kTypeOf<PSortedSet> = ValueType::kZSet;
 
-class NvobjBackend final : public Backend {
+class NvobjBackend final : public Backend, private UserObjects {
  public:
   explicit NvobjBackend(Store& store)
       : store_(store),
         keys_(root_map(store, "dso.keyspace")),
         hash_class_(store.class_id<PHashMap>()),
         list_class_(store.class_id<PList>()),
-        zset_class_(store.class_id<PSortedSet>()) {}
+        zset_class_(store.class_id<PSortedSet>()),
+        object_class_(store.class_id<ModuleObject>()) {
+    register_module_object_classes();
+  }
 
   std::string_view name() const override { return "nvobj"; }
   std::string info() override {
@@ -216,6 +222,23 @@ class NvobjBackend final : public Backend {
     return Found::kOk;
   }
 
+  // --- user-defined objects ---
+  UserObjects* user_objects() override { return this; }
+  Store& store() override { return store_; }
+  Found find(std::string_view key, uint64_t* object) override {
+    Slot s = lookup(key);
+    if (s.type == ValueType::kNone) return Found::kMissing;
+    if (s.type != ValueType::kObject) return Found::kWrongType;
+    *object = s.ref;
+    return Found::kOk;
+  }
+  void bind(std::string_view key, uint64_t object) override { keys_->put_ref(key, object); }
+  std::string module_type(std::string_view key) override {
+    Slot s = lookup(key);
+    return s.type == ValueType::kObject ? module_type_of(store_, s.ref)
+                                        : std::string(type_name(s.type));
+  }
+
  private:
   struct Slot {
     ValueType type;
@@ -229,6 +252,7 @@ class NvobjBackend final : public Backend {
     if (cls == hash_class_) return ValueType::kHash;
     if (cls == list_class_) return ValueType::kList;
     if (cls == zset_class_) return ValueType::kZSet;
+    if (cls == object_class_) return ValueType::kObject;
     // Another program bound something else here: not a type this server
     // serves, so no command may use it as one.
     return ValueType::kString;
@@ -272,6 +296,7 @@ class NvobjBackend final : public Backend {
   uint32_t hash_class_;
   uint32_t list_class_;
   uint32_t zset_class_;
+  uint32_t object_class_;
 };
 
 }  // namespace

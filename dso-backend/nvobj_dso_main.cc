@@ -9,13 +9,17 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "dso-backend/backend.h"
 #include "dso-backend/baselines/baselines.h"
+#include "dso-backend/modules/module_registry.h"
 #include "dso-backend/server/server.h"
 #include "recovery/store_open.h"
 #include "runtime/log.h"
@@ -28,6 +32,7 @@ int main(int argc, char** argv) {
   std::string backend_name = "nvobj", protected_text = "yes", max_size_text = "64G";
   std::string max_bulk_text = "512M", query_buffer_text = "1G", log_level;
   uint64_t timeout_seconds = 0;
+  std::vector<std::string> modules;
   nvobj::dso::ServerOptions so;
   app.set_config("--config", "", "read options from a file (TOML/INI: key = value)");
   app.add_option("--pool", pool, "pool file or devdax device")->capture_default_str();
@@ -61,6 +66,8 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level,
                  "trace|debug|info|warn|error|off (default: info, or $NVOBJ_LOG_LEVEL)")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  app.add_option("--load-module", modules,
+                 "load a module of user-defined object types (a shared library; repeatable)");
   CLI11_PARSE(app, argc, argv);
   so.protected_mode = protected_text != "no";
   so.idle_timeout = std::chrono::seconds(timeout_seconds);
@@ -75,6 +82,15 @@ int main(int argc, char** argv) {
   if (!log_level.empty()) nvobj::set_log_level(log_level);
 
   auto& log = nvobj::log();
+  // Modules first: a bad one stops the start before any pool is opened.
+  // Only here, never from the network (a module runs with the server's
+  // rights).
+  for (const std::string& path : modules) {
+    if (nvobj::Status st = nvobj::dso::module_registry().load(path); !st) {
+      std::fprintf(stderr, "nvobj-dso: %s\n", st.to_string().c_str());
+      return 1;
+    }
+  }
   std::unique_ptr<nvobj::Store> store;
   std::unique_ptr<nvobj::dso::Backend> backend;
   bool created = false;
@@ -149,6 +165,8 @@ int main(int argc, char** argv) {
     log.info("nvobj-dso: backend {}, {} {}, {} keys", backend_name,
              backend_name == "fs" ? "directory" : "pool", pool, backend->size());
   }
+  for (const auto& m : nvobj::dso::module_registry().modules())
+    log.info("nvobj-dso: module {} ({}): types {}", m.name, m.path, fmt::join(m.types, ", "));
   log.info("nvobj-dso: {}:{}, {} I/O threads, maxclients {}, timeout {} s, proto-max-bulk-len {}",
            so.bind, server.port(), so.io_threads, so.max_clients, timeout_seconds,
            nvobj::format_size(so.parser.max_bulk_len));

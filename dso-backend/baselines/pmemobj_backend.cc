@@ -677,6 +677,7 @@ class PmemobjBackend final : public Backend {
         break;
       }
       case ValueType::kZSet: pmemobj::zs_destroy(tx, ref); break;
+      case ValueType::kObject:  // user-defined objects: nvobj backend only
       case ValueType::kNone: break;
     }
   }

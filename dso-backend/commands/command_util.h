@@ -45,6 +45,14 @@ void add_list_commands(CommandTable::Map& m);
 void add_zset_commands(CommandTable::Map& m);
 void add_keyspace_commands(CommandTable::Map& m);
 void add_server_commands(CommandTable::Map& m);
+// DSO.CALL, and DSO.NEW unless registered before (module_commands.cc).
+void add_module_commands(CommandTable::Map& m);
+
+// DSO.NEW <type> <key> ... when <type> is a module's type: creates the
+// object (or finds it there) and replies; false, nothing replied, when
+// <type> is no module's type. Whichever DSO.NEW is registered hands module
+// types here.
+bool new_module_object(ServerContext& s, Args& a, ReplyWriter& out);
 
 }  // namespace nvobj::dso::cmd
 

@@ -7,15 +7,23 @@ namespace nvobj::dso::cmd {
 
 namespace {
 
+// A user-defined object's type is its module type's name.
+std::string key_type(ServerContext& s, std::string_view key, ValueType t) {
+  if (t == ValueType::kObject && s.backend->user_objects() != nullptr)
+    return s.backend->user_objects()->module_type(key);
+  return std::string(type_name(t));
+}
+
 void cmd_type(ServerContext& s, ClientState&, Args& a, ReplyWriter& out) {
-  out.simple_string(type_name(s.backend->type(a[1])));
+  out.simple_string(key_type(s, a[1], s.backend->type(a[1])));
 }
 
 std::vector<std::string> matching_keys(ServerContext& s, std::string_view pattern,
                                        std::string_view type) {
   std::vector<std::string> keys;
   s.backend->for_each_key([&](std::string_view k, ValueType t) {
-    if ((type.empty() || type_name(t) == type) && glob_match(pattern, k)) keys.emplace_back(k);
+    if ((type.empty() || lower(key_type(s, k, t)) == type) && glob_match(pattern, k))
+      keys.emplace_back(k);
   });
   return keys;
 }
@@ -87,12 +95,18 @@ void copy_value(Backend& b, std::string_view from, std::string_view to) {
       for (const auto& [m, score] : members) b.zadd(to, m, score, &fresh);
       break;
     }
+    case ValueType::kObject:  // refused by rename()
     case ValueType::kNone: break;
   }
 }
 
 void rename(ServerContext& s, Args& a, ReplyWriter& out, bool only_if_new) {
-  if (s.backend->type(a[1]) == ValueType::kNone) return out.error("no such key");
+  ValueType from = s.backend->type(a[1]);
+  if (from == ValueType::kNone) return out.error("no such key");
+  // The key space binds an object once, so moving one would need a copy of
+  // a module's object, which only its module could make.
+  if (from == ValueType::kObject && a[1] != a[2])
+    return out.error("RENAME of a user-defined object is not supported");
   if (only_if_new && s.backend->type(a[2]) != ValueType::kNone) return out.integer(0);
   if (a[1] != a[2]) {
     // Durable in steps (destination copied, then source removed): a crash
