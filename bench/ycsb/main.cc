@@ -198,6 +198,7 @@ struct Options {
   bool no_load = false;
   bool no_flush = false;
   int load_pipeline = 1;
+  int load_threads = 0;  // 0: the first --threads value
   std::string dir = "/dev/shm";
   std::string stage_dir;
   std::string pool_size;
@@ -241,71 +242,67 @@ Result<std::vector<WorkloadSpec>> read_specs(const Options& o) {
 }
 
 // Recovery time: a child process creates the store, loads it and is killed
-// with SIGKILL (or closes cleanly); then this process times reopening it and
-// reading one record (first access), for each backend.
+// with SIGKILL; this process then times reopening it and reading one record
+// (the first access), closes it cleanly, and times a reopen and first read
+// again: after a crash and after a clean close, for each backend.
 int measure_recovery(const Options& o, const WorkloadSpec& spec, std::vector<BenchResult>* out) {
   RunOptions ro;
   ro.seed = o.seed;
+  ro.threads = o.load_threads;
   for (const std::string& b : split(o.backends, ',')) {
     const std::string kind = b.substr(0, b.find(':'));
     if (kind == "volatile") continue;  // nothing to recover
     const std::string dir = b.find(':') == std::string::npos ? o.dir : b.substr(b.find(':') + 1);
+    const std::filesystem::path top =
+        std::filesystem::path(dir) / fmt::format("nvobj-bench-recovery-{}-{}", ::getpid(), kind);
+    const std::string path = (top / (kind == "fs" ? "store" : "pool")).string();
+    std::error_code ec;
+    std::filesystem::create_directories(top, ec);
+    EmbeddedOptions eo;
+    eo.path = path;
+    eo.keep = true;
+    eo.pool_bytes = pool_bytes_for(spec, spec.record_count);
+    auto build_start = Clock::now();
+    std::fflush(stdout);
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      auto t = open_embedded_target(b, eo);
+      if (!t) {
+        std::fprintf(stderr, "nvobj-bench: %s\n", t.status().to_string().c_str());
+        ::_exit(1);
+      }
+      PhaseResult load = run_load(**t, spec, 0, spec.record_count, ro);
+      if (!load.error.empty()) {
+        std::fprintf(stderr, "nvobj-bench: %s\n", load.error.c_str());
+        ::_exit(1);
+      }
+      ::raise(SIGKILL);  // no clean close: the next open recovers
+    }
+    int wstatus = 0;
+    ::waitpid(pid, &wstatus, 0);
+    const double build_seconds = std::chrono::duration<double>(Clock::now() - build_start).count();
+    if (!WIFSIGNALED(wstatus) || WTERMSIG(wstatus) != SIGKILL) {
+      std::fprintf(stderr, "nvobj-bench: building the %s store for recovery failed\n", b.c_str());
+      std::filesystem::remove_all(top, ec);
+      return 1;
+    }
+    eo.reopen = true;
     for (bool crash : {true, false}) {
-      const std::string path = (std::filesystem::path(dir) /
-                                fmt::format("nvobj-bench-recovery-{}-{}", ::getpid(), kind) /
-                                (kind == "fs" ? "store" : "pool"))
-                                   .string();
-      std::error_code ec;
-      std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-      EmbeddedOptions eo;
-      eo.path = path;
-      eo.keep = true;
-      eo.pool_bytes = pool_bytes_for(spec, spec.record_count);
-      auto build_start = Clock::now();
-      std::fflush(stdout);
-      pid_t pid = ::fork();
-      if (pid == 0) {
-        auto t = open_embedded_target(b, eo);
-        if (!t) {
-          std::fprintf(stderr, "nvobj-bench: %s\n", t.status().to_string().c_str());
-          ::_exit(1);
-        }
-        PhaseResult load = run_load(**t, spec, 0, spec.record_count, ro);
-        if (!load.error.empty()) {
-          std::fprintf(stderr, "nvobj-bench: %s\n", load.error.c_str());
-          ::_exit(1);
-        }
-        if (crash) ::raise(SIGKILL);
-        Status st = (*t)->close();
-        ::_exit(st.is_ok() ? 0 : 1);
-      }
-      int wstatus = 0;
-      ::waitpid(pid, &wstatus, 0);
-      double build_seconds = std::chrono::duration<double>(Clock::now() - build_start).count();
-      bool child_ok = crash ? (WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL)
-                            : (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
-      if (!child_ok) {
-        std::fprintf(stderr, "nvobj-bench: building the %s store for recovery failed\n", b.c_str());
-        std::filesystem::remove_all(std::filesystem::path(path).parent_path(), ec);
-        return 1;
-      }
-      eo.reopen = true;
-      eo.keep = false;
+      eo.keep = crash;  // the clean reopen's close removes the store
       auto t0 = Clock::now();
       auto t = open_embedded_target(b, eo);
       auto t1 = Clock::now();
       if (!t) {
         std::fprintf(stderr, "nvobj-bench: reopen %s: %s\n", b.c_str(),
                      t.status().to_string().c_str());
-        std::filesystem::remove_all(std::filesystem::path(path).parent_path(), ec);
+        std::filesystem::remove_all(top, ec);
         return 1;
       }
       auto client = (*t)->connect();
       std::vector<std::string> fields;
-      bool found =
-          client && (*client)->read(build_key_name(spec.record_count / 2, spec.zero_padding,
-                                                   spec.ordered_inserts),
-                                    -1, &fields);
+      const std::string key =
+          build_key_name(spec.record_count / 2, spec.zero_padding, spec.ordered_inserts);
+      const bool found = client && (*client)->read(key, -1, &fields);
       auto t2 = Clock::now();
       auto stats = (*t)->stats();
       BenchResult r;
@@ -340,10 +337,16 @@ int measure_recovery(const Options& o, const WorkloadSpec& spec, std::vector<Ben
                   r.backend.c_str(), r.name.c_str(), static_cast<long long>(spec.record_count),
                   r.extra["open_seconds"], r.extra["first_access_seconds"] * 1e3,
                   found ? "" : " (record NOT found)");
-      (void)(*t)->close();
-      std::filesystem::remove_all(std::filesystem::path(path).parent_path(), ec);
-      if (!found) return 1;
+      std::fflush(stdout);
+      Status st = (*t)->close();
+      if (!st || !found) {
+        if (!st)
+          std::fprintf(stderr, "nvobj-bench: close %s: %s\n", b.c_str(), st.to_string().c_str());
+        std::filesystem::remove_all(top, ec);
+        return 1;
+      }
     }
+    std::filesystem::remove_all(top, ec);
   }
   return 0;
 }
@@ -371,6 +374,8 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
       ->check(CLI::PositiveNumber);
   app.add_flag("--no-load", o.no_load, "skip the load phase (the store is loaded already)");
   app.add_flag("--no-flush", o.no_flush, "do not FLUSHALL a server before loading");
+  app.add_option("--load-threads", o.load_threads,
+                 "threads of the load phase (default: --threads)");
   app.add_option("--load-pipeline", o.load_pipeline, "inserts per round trip when loading a server")
       ->capture_default_str();
   app.add_option("--dir", o.dir, "default directory of embedded stores")->capture_default_str();
@@ -402,6 +407,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
     std::fprintf(stderr, "nvobj-bench: give --backend and/or --server\n");
     return 2;
   }
+  if (o.load_threads <= 0) o.load_threads = thread_counts.front();
   const bool progress = o.progress == "always" || (o.progress == "auto" && ::isatty(STDOUT_FILENO));
   std::vector<BenchResult> results;
 
@@ -468,7 +474,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
     for (size_t i = 0; i < targets.size(); ++i) {
       Target& t = *targets[i];
       RunOptions ro;
-      ro.threads = thread_counts.front();
+      ro.threads = o.load_threads;
       ro.seed = o.seed;
       ro.progress = progress;
       ro.load_pipeline = t.embedded() ? 1 : o.load_pipeline;
