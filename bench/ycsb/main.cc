@@ -391,7 +391,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
       ->check(CLI::IsMember({"auto", "always", "never"}))
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
-  if (std::getenv("NVOBJ_LOG_LEVEL") == nullptr) nvobj::set_log_level("warn");
+  if (std::getenv("NVOBJ_LOG_LEVEL") == nullptr) nvobj::set_log_level("error");
 
   auto specs_or = read_specs(o);
   if (!specs_or) {
