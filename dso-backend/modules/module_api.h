@@ -313,8 +313,12 @@ struct ModuleInfo {
         reinterpret_cast<const void*>(&::nvobj::detail::block_state) \
   }
 
+#define NVOBJ_DSO_STRINGIFY_(x) #x
+#define NVOBJ_DSO_STRINGIFY(x) NVOBJ_DSO_STRINGIFY_(x)
+
 // Defines the module's entry point; the block that follows registers its
 // types:  NVOBJ_DSO_MODULE(kmeans, r) { r.add_type<GlobalCentroids>()...; }
+// module_name may be a macro (it is expanded).
 #define NVOBJ_DSO_MODULE(module_name, registrar)                                    \
   static void nvobj_dso_register_types(::nvobj::dso::ModuleRegistrar& registrar);   \
   extern "C" __attribute__((visibility("default"))) const ::nvobj::dso::ModuleInfo* \
@@ -324,7 +328,7 @@ struct ModuleInfo {
                                                   ::nvobj::dso::kModuleAbiVersion,  \
                                                   sizeof(::nvobj::dso::ModuleInfo), \
                                                   sizeof(facts) / sizeof(facts[0]), \
-                                                  #module_name,                     \
+                                                  NVOBJ_DSO_STRINGIFY(module_name), \
                                                   NVOBJ_VERSION_STRING,             \
                                                   __VERSION__,                      \
                                                   facts,                            \
