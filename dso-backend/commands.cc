@@ -144,6 +144,7 @@ CommandTable::CommandTable() {
   cmd::add_list_commands(commands_);
   cmd::add_zset_commands(commands_);
   cmd::add_keyspace_commands(commands_);
+  cmd::add_object_commands(commands_);
   cmd::add_module_commands(commands_);  // last: see its DSO.NEW
 }
 
@@ -157,6 +158,15 @@ std::vector<std::string_view> command_keys(const CommandTable::Command& c,
   int last = c.last_key < 0 ? n + c.last_key : c.last_key;
   for (int i = c.first_key; i <= last && i < n; i += c.step) keys.emplace_back(args[i]);
   return keys;
+}
+
+// A handler that parked its call and then threw replies the error
+// instead: the call is withdrawn (its keys are unlocked by now, which the
+// withdrawal may need).
+void withdraw_parked(ClientState& client) {
+  if (client.parked == nullptr) return;
+  client.parked->withdraw();
+  client.parked.reset();
 }
 
 }  // namespace
@@ -204,6 +214,7 @@ void CommandTable::execute(ServerContext& server, ClientState& client,
   } catch (const Error& e) {
     server.errors.fetch_add(1, std::memory_order_relaxed);
     out.buffer()->resize(mark);
+    withdraw_parked(client);
     if (e.status().code() == StatusCode::kNoSpace)
       return out.error("OOM", fmt::format("command not allowed: {}", e.status().message()));
     out.error(e.status().message());
@@ -216,6 +227,7 @@ void CommandTable::execute(ServerContext& server, ClientState& client,
   } catch (const std::exception& e) {
     server.errors.fetch_add(1, std::memory_order_relaxed);
     out.buffer()->resize(mark);
+    withdraw_parked(client);
     out.error(e.what());
   }
 }

@@ -10,8 +10,11 @@
 #define NVOBJ_DSO_BACKEND_COMMANDS_H_
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -20,8 +23,11 @@
 #include "dso-backend/backend.h"
 #include "dso-backend/key_locks.h"
 #include "dso-backend/resp/resp_writer.h"
+#include "dso-backend/waiter.h"
 
 namespace nvobj::dso {
+
+class ObjectSpace;
 
 // Per-connection state commands may read or change.
 struct ClientState {
@@ -30,6 +36,21 @@ struct ClientState {
   bool authenticated = false;
   bool close_after_reply = false;  // QUIT, protocol errors
   RespVersion version = RespVersion::kResp2;
+
+  // Parking (waiter.h): a handler that must wait calls park() and returns
+  // without replying; the connection then runs none of its later commands
+  // until `parked` completes, or withdraws it after `park_timeout` (and
+  // replies -TIMEOUT) or when the client goes. Set by the connection:
+  // `deliver` (empty: this client cannot park, park() returns null).
+  Waiter::Deliver deliver;
+  std::shared_ptr<Waiter> parked;
+  std::optional<std::chrono::milliseconds> park_timeout;  // none: wait forever
+  std::shared_ptr<Waiter> park(std::optional<std::chrono::milliseconds> timeout) {
+    if (!deliver) return nullptr;
+    parked = std::make_shared<Waiter>(deliver);
+    park_timeout = timeout;
+    return parked;
+  }
 };
 
 // Server-wide facts and actions commands need.
@@ -39,9 +60,14 @@ struct ServerContext {
   std::string bind;
   uint16_t port = 0;
   std::function<void()> shutdown;  // SHUTDOWN: stop accepting, close cleanly
+  // The DSO objects, also behind `backend` (objects/object_space.h); null
+  // when the command layer runs without them (DSO.* commands then fail).
+  ObjectSpace* objects = nullptr;
+  uint64_t proto_max_bulk_len = uint64_t{512} << 20;  // longest string SETRANGE may make
   std::atomic<uint64_t> commands{0};
   std::atomic<uint64_t> connections{0};
-  std::atomic<uint64_t> errors{0};  // error replies caused by backend exceptions
+  std::atomic<uint64_t> blocked{0};  // connections with a parked call
+  std::atomic<uint64_t> errors{0};   // error replies caused by backend exceptions
   KeyLocks locks;
 };
 

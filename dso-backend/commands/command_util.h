@@ -45,6 +45,9 @@ void add_list_commands(CommandTable::Map& m);
 void add_zset_commands(CommandTable::Map& m);
 void add_keyspace_commands(CommandTable::Map& m);
 void add_server_commands(CommandTable::Map& m);
+// DSO.NEW (coordination objects), their calls, DSO.CAS, GETRANGE, SETRANGE
+// (object_commands.cc).
+void add_object_commands(CommandTable::Map& m);
 // DSO.CALL, and DSO.NEW unless registered before (module_commands.cc).
 void add_module_commands(CommandTable::Map& m);
 

@@ -2,13 +2,18 @@
 #include <utility>
 
 #include "dso-backend/commands/command_util.h"
+#include "dso-backend/objects/object_space.h"
 
 namespace nvobj::dso::cmd {
 
 namespace {
 
-// A user-defined object's type is its module type's name.
+// An object's type is its own: a coordination object's (barrier...), a
+// user-defined object's module type name.
 std::string key_type(ServerContext& s, std::string_view key, ValueType t) {
+  if (t == ValueType::kObject && s.objects != nullptr)
+    if (std::string_view name = s.objects->object_type(key); !name.empty())
+      return std::string(name);
   if (t == ValueType::kObject && s.backend->user_objects() != nullptr)
     return s.backend->user_objects()->module_type(key);
   return std::string(type_name(t));
@@ -103,10 +108,17 @@ void copy_value(Backend& b, std::string_view from, std::string_view to) {
 void rename(ServerContext& s, Args& a, ReplyWriter& out, bool only_if_new) {
   ValueType from = s.backend->type(a[1]);
   if (from == ValueType::kNone) return out.error("no such key");
-  // The key space binds an object once, so moving one would need a copy of
-  // a module's object, which only its module could make.
-  if (from == ValueType::kObject && a[1] != a[2])
-    return out.error("RENAME of a user-defined object is not supported");
+  // A coordination object moves, with the calls parked on it. The key space
+  // binds a user-defined object once, so moving one would need a copy of a
+  // module's object, which only its module could make.
+  if (from == ValueType::kObject && a[1] != a[2]) {
+    if (s.objects == nullptr || s.objects->find(a[1]) == nullptr)
+      return out.error("RENAME of a user-defined object is not supported");
+    if (only_if_new && s.backend->type(a[2]) != ValueType::kNone) return out.integer(0);
+    s.backend->del(a[2]);
+    s.objects->move(a[1], a[2]);
+    return only_if_new ? out.integer(1) : out.simple_string("OK");
+  }
   if (only_if_new && s.backend->type(a[2]) != ValueType::kNone) return out.integer(0);
   if (a[1] != a[2]) {
     // Durable in steps (destination copied, then source removed): a crash

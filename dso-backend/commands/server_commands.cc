@@ -225,7 +225,8 @@ void cmd_info(ServerContext& s, ClientState&, Args& a, ReplyWriter& out) {
   if (want("server"))
     add("Server", fmt::format("redis_version:7.0.0\r\nnvobj_dso:1\r\ntcp_port:{}\r\n", s.port));
   if (want("clients"))
-    add("Clients", fmt::format("connected_clients:{}\r\n", s.connections.load()));
+    add("Clients", fmt::format("connected_clients:{}\r\nblocked_clients:{}\r\n",
+                               s.connections.load(), s.blocked.load()));
   if (want("stats"))
     add("Stats", fmt::format("total_commands_processed:{}\r\n", s.commands.load()));
   if (want("keyspace")) {

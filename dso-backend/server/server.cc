@@ -3,6 +3,7 @@
 #include <asio.hpp>
 #include <fmt/format.h>
 
+#include "dso-backend/objects/object_space.h"
 #include "runtime/log.h"
 
 namespace nvobj::dso {
@@ -19,11 +20,17 @@ bool is_loopback(const asio::ip::address& a) {
 
 class Server::Impl {
  public:
-  Impl(Backend& backend, ServerOptions options) : options_(std::move(options)), acceptor_(io_) {
-    ctx_.backend = &backend;
+  Impl(Backend& backend, ServerOptions options)
+      : options_(std::move(options)), objects_(backend, ctx_.locks), acceptor_(io_) {
+    // Commands see the backend through the object space (coordination
+    // objects share its key space); persistent objects come back first.
+    ctx_.backend = &objects_;
+    ctx_.objects = &objects_;
     ctx_.password = options_.password;
     ctx_.bind = options_.bind;
+    ctx_.proto_max_bulk_len = options_.parser.max_bulk_len;
     ctx_.shutdown = [this] { stop(); };
+    if (size_t n = objects_.load(); n > 0) log().info("nvobj-dso: {} persistent objects", n);
   }
 
   Status start(uint16_t* port) {
@@ -69,80 +76,195 @@ class Server::Impl {
   class Session;
   void accept();
 
-  // Sessions still queued in io_ when it is destroyed use ctx_ and the
-  // table from their destructors, so these are declared (built) first.
+  // Sessions still queued in io_ when it is destroyed use ctx_, the table
+  // and the objects (withdrawing a parked call) from their destructors, so
+  // these are declared (built) first.
   ServerOptions options_;
   ServerContext ctx_;
+  ObjectSpace objects_;
   CommandTable table_;
   std::atomic<uint64_t> next_id_{1};
   asio::io_context io_;
   asio::ip::tcp::acceptor acceptor_;
 };
 
-// One client connection. Its socket and idle timer share a strand, so its
+// One client connection. Its socket and timers share a strand, so its
 // handlers never run concurrently and it needs no lock.
+//
+// It reads, parses what arrived and executes the complete commands in
+// order, batching their replies into one write; it reads no more while a
+// write is in flight. A command may park (waiter.h): then the commands
+// after it stay in the parser, unexecuted, while the session keeps reading
+// (within the query buffer limit, and without the idle timeout); the
+// waiter's completion comes back through the strand (resume), or the park
+// timer or a disconnect withdraws it, and execution continues with the next
+// buffered command.
 class Server::Impl::Session : public std::enable_shared_from_this<Session> {
  public:
   Session(Impl& server, asio::ip::tcp::socket socket)
       : server_(server),
         socket_(std::move(socket)),
         idle_(socket_.get_executor()),
+        park_timer_(socket_.get_executor()),
         parser_(server.options().parser) {
     client_.id = server.next_id().fetch_add(1);
     client_.authenticated = server.ctx().password.empty();
   }
-  ~Session() { server_.ctx().connections.fetch_sub(1); }
+  ~Session() {
+    // Only when the io_context is torn down can a session go while parked.
+    if (client_.parked != nullptr) {
+      client_.parked->withdraw();
+      server_.ctx().blocked.fetch_sub(1);
+    }
+    server_.ctx().connections.fetch_sub(1);
+  }
 
-  void start() { read(); }
+  // Every step of a session runs on its strand, the first one included.
+  void start() {
+    asio::dispatch(socket_.get_executor(), [self = shared_from_this()] {
+      // A completed waiter comes back on the strand, from whichever thread
+      // completed it; a session gone by then drops the reply.
+      self->client_.deliver = [strand = self->socket_.get_executor(),
+                               weak = std::weak_ptr<Session>(self)](std::shared_ptr<Waiter> w) {
+        asio::post(strand, [weak, w = std::move(w)] {
+          if (auto s = weak.lock()) s->resume(w);
+        });
+      };
+      self->read();
+    });
+  }
 
  private:
   void read() {
-    auto self = shared_from_this();
-    arm_idle_timer();
-    socket_.async_read_some(asio::buffer(in_), [this, self](asio::error_code ec, size_t n) {
-      disarm_idle_timer();
-      if (ec) return;  // closed, reset or timed out: drop the session
-      parser_.feed(std::string_view(in_.data(), n));
-      out_.clear();
-      ReplyWriter writer(&out_, client_.version);
-      while (!client_.close_after_reply && parser_.next(&args_)) {
-        server_.table().execute(server_.ctx(), client_, args_, writer);
-        writer.set_version(client_.version);  // HELLO may have switched it
-      }
-      if (parser_.failed()) {
-        writer.error(parser_.error());
-        client_.close_after_reply = true;
-      } else if (parser_.pending_bytes() > server_.options().max_query_buffer) {
-        writer.error("Protocol error: query buffer limit exceeded");
-        client_.close_after_reply = true;
-      }
-      if (out_.empty()) {
-        if (client_.close_after_reply) return;
-        return read();
-      }
-      write();
-    });
+    if (reading_ || closed_) return;
+    reading_ = true;
+    update_idle_timer();
+    socket_.async_read_some(asio::buffer(in_),
+                            [this, self = shared_from_this()](asio::error_code ec, size_t n) {
+                              reading_ = false;
+                              update_idle_timer();
+                              if (ec)
+                                return close();  // closed, reset or timed out: drop the session
+                              parser_.feed(std::string_view(in_.data(), n));
+                              run();
+                            });
+  }
+
+  // Executes the buffered commands until one parks or none is complete,
+  // then writes the replies and reads on.
+  void run() {
+    ReplyWriter writer(&pending_, client_.version);
+    while (!client_.close_after_reply && client_.parked == nullptr && parser_.next(&args_)) {
+      server_.table().execute(server_.ctx(), client_, args_, writer);
+      writer.set_version(client_.version);  // HELLO may have switched it
+      if (client_.parked != nullptr) parked();
+    }
+    if (client_.parked == nullptr && parser_.failed()) {
+      writer.error(parser_.error());
+      client_.close_after_reply = true;
+    } else if (!client_.close_after_reply &&
+               parser_.pending_bytes() > server_.options().max_query_buffer) {
+      writer.error("Protocol error: query buffer limit exceeded");
+      client_.close_after_reply = true;
+      abandon_parked();
+    }
+    pump();
+  }
+
+  // Starts what is due: a write of the pending replies, else the close
+  // QUIT or an error asked for, else the next read.
+  void pump() {
+    if (closed_ || writing_) return;
+    if (!pending_.empty()) return write();
+    if (client_.close_after_reply) return close();
+    read();
   }
 
   void write() {
-    auto self = shared_from_this();
-    asio::async_write(socket_, asio::buffer(out_), [this, self](asio::error_code ec, size_t) {
-      if (ec || client_.close_after_reply) {
-        asio::error_code ignored;
-        socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-        return;
-      }
-      read();
-    });
+    writing_ = true;
+    out_.swap(pending_);
+    pending_.clear();
+    asio::async_write(socket_, asio::buffer(out_),
+                      [this, self = shared_from_this()](asio::error_code ec, size_t) {
+                        writing_ = false;
+                        out_.clear();
+                        if (ec) return close();
+                        pump();
+                      });
   }
 
+  // The connection is done (client gone, QUIT, error): a parked call is
+  // withdrawn, and the session goes when its last handler has run.
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    abandon_parked();
+    update_idle_timer();
+    asio::error_code ignored;
+    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+  }
+
+  // --- parking ---
+
+  // The command just executed parked: count it, and arm its timeout.
+  void parked() {
+    server_.ctx().blocked.fetch_add(1);
+    update_idle_timer();
+    if (!client_.park_timeout) return;
+    park_timer_.expires_after(*client_.park_timeout);
+    park_timer_.async_wait(
+        [this, self = shared_from_this(), w = client_.parked](asio::error_code ec) {
+          if (ec || client_.parked != w) return;
+          // Withdrawal loses to a completion already made: its reply is
+          // then on its way to resume().
+          if (!w->withdraw()) return;
+          ReplyWriter writer(&pending_, client_.version);
+          writer.error("TIMEOUT", "the wait timed out");
+          unpark();
+          run();
+        });
+  }
+
+  // The parked call completed: its reply, then the commands behind it.
+  void resume(const std::shared_ptr<Waiter>& w) {
+    if (closed_ || client_.parked != w) return;
+    ReplyWriter writer(&pending_, client_.version);
+    w->write_reply(writer);
+    unpark();
+    run();
+  }
+
+  void unpark() {
+    client_.parked.reset();
+    server_.ctx().blocked.fetch_sub(1);
+    park_timer_.cancel();
+    update_idle_timer();
+  }
+
+  void abandon_parked() {
+    if (client_.parked == nullptr) return;
+    client_.parked->withdraw();
+    unpark();
+  }
+
+  // --- idle timeout ---
+
   // Idle time is time spent waiting for the client to send something: the
-  // timer runs only while a read is pending, so a slow command or a client
-  // slow to take its replies is not cut off.
-  void arm_idle_timer() {
+  // timer runs only while a read is pending and no call is parked, so a
+  // slow command, a client slow to take its replies or a long wait is not
+  // cut off. Also releases the wait's hold on the session when disarmed, so
+  // that a closed session goes (and leaves the client count) at once
+  // rather than at its deadline.
+  void update_idle_timer() {
     const std::chrono::seconds timeout = server_.options().idle_timeout;
-    if (timeout.count() == 0) return;
-    waiting_ = true;
+    const bool want = timeout.count() != 0 && reading_ && client_.parked == nullptr && !closed_;
+    if (want == waiting_) return;
+    waiting_ = want;
+    if (!want) {
+      idle_.cancel();
+      return;
+    }
     idle_.expires_after(timeout);
     idle_.async_wait([this, self = shared_from_this()](asio::error_code ec) {
       // A wait that had already fired when its read completed still runs:
@@ -151,28 +273,24 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
       if (ec || !waiting_ || idle_.expiry() > std::chrono::steady_clock::now()) return;
       log().debug("nvobj-dso: client {} idle for {} s: disconnected", client_.id,
                   server_.options().idle_timeout.count());
-      asio::error_code ignored;
-      socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-      socket_.close(ignored);  // the pending read ends with operation_aborted
+      close();  // the pending read ends with operation_aborted
     });
-  }
-  // Also releases the wait's hold on the session, so that a closed session
-  // goes (and leaves the client count) at once rather than at its deadline.
-  void disarm_idle_timer() {
-    if (!waiting_) return;
-    waiting_ = false;
-    idle_.cancel();
   }
 
   Impl& server_;
   asio::ip::tcp::socket socket_;
   asio::steady_timer idle_;
-  bool waiting_ = false;  // a read is pending and the idle timer armed
+  asio::steady_timer park_timer_;  // the parked call's TIMEOUT
+  bool waiting_ = false;           // the idle timer is armed
+  bool reading_ = false;           // a read is pending
+  bool writing_ = false;           // a write is pending (out_)
+  bool closed_ = false;
   RequestParser parser_;
   ClientState client_;
   std::vector<std::string> args_;
   std::array<char, 16384> in_;
-  std::string out_;
+  std::string out_;      // being written
+  std::string pending_;  // replies not yet written
 };
 
 void Server::Impl::accept() {
