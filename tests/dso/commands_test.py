@@ -375,6 +375,49 @@ class Strings(Base):
         self.err("ERR decrement would overflow", "DECRBY", "n", "-9223372036854775808")
         self.assertEqual(9223372036854775807, self.r.decrby("n", -9223372036854775807))
 
+    def test_getrange(self):
+        self.r.set("s", "This is a string")
+        self.assertEqual(b"This", self.r.getrange("s", 0, 3))
+        self.assertEqual(b"ing", self.r.getrange("s", -3, -1))
+        self.assertEqual(b"This is a string", self.r.getrange("s", 0, -1))
+        self.assertEqual(b"string", self.r.getrange("s", 10, 100))
+        self.assertEqual(b"This is a string", self.r.getrange("s", -100, 100))
+        self.assertEqual(b"", self.r.getrange("s", 5, 3))
+        self.assertEqual(b"", self.r.getrange("s", -1, -5))
+        self.assertEqual(b"", self.r.getrange("s", 100, 200))
+        self.assertEqual(b"", self.r.getrange("missing", 0, -1))
+        self.r.set("n", 12345)  # an integer-looking value is still its digits
+        self.assertEqual(b"234", self.r.getrange("n", 1, 3))
+        self.err(NOT_INT, "GETRANGE", "s", "a", "1")
+        self.err(NOT_INT, "GETRANGE", "s", "0", "1.5")
+        self.err(arity("getrange"), "GETRANGE", "s", "0")
+        self.r.rpush("l", "x")
+        self.wrongtype("GETRANGE", "l", "0", "1")
+        self.err(NOT_INT, "GETRANGE", "l", "x", "1")  # arguments before the type
+
+    def test_setrange(self):
+        self.r.set("s", "Hello World")
+        self.assertEqual(11, self.r.setrange("s", 6, "Redis"))
+        self.assertEqual(b"Hello Redis", self.r.get("s"))
+        self.assertEqual(12, self.r.setrange("s", 11, "!"))
+        self.assertEqual(b"Hello Redis!", self.r.get("s"))
+        self.assertEqual(5, self.r.setrange("pad", 2, "abc"))
+        self.assertEqual(b"\x00\x00abc", self.r.get("pad"))
+        self.assertEqual(0, self.r.setrange("none", 10, ""))
+        self.assertEqual(0, self.r.exists("none"), "an empty value creates no key")
+        self.assertEqual(12, self.r.setrange("s", 100, ""), "an empty value changes nothing")
+        self.assertEqual(12, self.r.strlen("s"))
+        self.assertEqual(3, self.r.setrange("bin", 0, b"\x00\r\n"))
+        self.assertEqual(b"\x00\r\n", self.r.get("bin"))
+        self.err("ERR offset is out of range", "SETRANGE", "s", "-1", "x")
+        self.err(NOT_INT, "SETRANGE", "s", "x", "y")
+        self.err("ERR string exceeds maximum allowed size (proto-max-bulk-len)", "SETRANGE", "s",
+                 "536870911", "xy")
+        self.err(arity("setrange"), "SETRANGE", "s", "1")
+        self.r.rpush("l", "x")
+        self.wrongtype("SETRANGE", "l", "0", "x")
+        self.wrongtype("SETRANGE", "l", "0", "")
+
     def test_append_strlen(self):
         self.assertEqual(0, self.r.strlen("k"))
         self.assertEqual(3, self.r.append("k", "abc"))
@@ -993,6 +1036,14 @@ def dump_key(r, k):
         return (t, r.lrange(k, 0, -1))
     if t == b"zset":
         return (t, r.zrange(k, 0, -1, withscores=True))
+    # nvobj-dso's coordination objects: their observable state.
+    if t == b"semaphore":
+        return (t, r.execute_command("DSO.SEM.AVAILABLE", k))
+    if t == b"latch":
+        return (t, r.execute_command("DSO.LATCH.COUNT", k))
+    if t == b"future":
+        done = r.execute_command("DSO.FUTURE.ISDONE", k)
+        return (t, r.execute_command("DSO.FUTURE.GET", k) if done else None)
     return (t, None)
 
 
@@ -1069,6 +1120,261 @@ class WrongType(Base):
             self.assertEqual(0, self.r.dbsize())
 
 
+# --- DSO objects (docs/dso.md): nvobj-dso only --------------------------------------------
+OBJECT_MAKERS = {
+    "barrier": ("DSO.NEW", "barrier", "K", "2"),
+    "semaphore": ("DSO.NEW", "semaphore", "K", "1"),
+    "latch": ("DSO.NEW", "latch", "K", "1"),
+    "future": ("DSO.NEW", "future", "K"),
+}
+# A call of each object type that does not wait.
+OBJECT_CALLS = {
+    "barrier": [("DSO.BARRIER.AWAIT", "K", "TIMEOUT", "0")],
+    "semaphore": [("DSO.SEM.ACQUIRE", "K", "TIMEOUT", "0"), ("DSO.SEM.TRYACQUIRE", "K"),
+                  ("DSO.SEM.RELEASE", "K"), ("DSO.SEM.AVAILABLE", "K")],
+    "latch": [("DSO.LATCH.COUNTDOWN", "K"), ("DSO.LATCH.AWAIT", "K", "TIMEOUT", "0"),
+              ("DSO.LATCH.COUNT", "K")],
+    "future": [("DSO.FUTURE.SET", "K", "v"), ("DSO.FUTURE.GET", "K", "TIMEOUT", "0"),
+               ("DSO.FUTURE.ISDONE", "K")],
+}
+TIMEOUT = "TIMEOUT the wait timed out"
+NO_OBJECT = "ERR no such object"
+
+
+class DsoObjects(Base):
+    """Coordination objects and string atomics; the blocking calls wait on one
+    raw connection while this test's other connections act."""
+
+    def tearDown(self):
+        self.r.flushall()  # no object outlives its test
+        super().tearDown()
+
+    def other(self):
+        c = Raw(ARGS.port)
+        self.addCleanup(c.close)
+        return c
+
+    def wait_blocked(self, n):
+        """Polls INFO until n calls are parked."""
+        for _ in range(100000):
+            if self.r.info("clients")["blocked_clients"] == n:
+                return
+        self.fail(f"never {n} parked calls")
+
+    @differs(NVOBJ, "DSO.NEW")
+    def test_dso_new(self):
+        self.assertEqual(1, self.x("DSO.NEW", "barrier", "b", "3"))
+        self.assertEqual(0, self.x("DSO.NEW", "BARRIER", "b", "5"), "idempotent")
+        self.assertEqual(1, self.x("dso.new", "semaphore", "s", "PERSISTENT", "0"))
+        self.assertEqual(1, self.x("DSO.NEW", "latch", "l", "ephemeral", "2"))
+        self.assertEqual(1, self.x("DSO.NEW", "future", "f"))
+        for k, t in (("b", b"barrier"), ("s", b"semaphore"), ("l", b"latch"), ("f", b"future")):
+            self.assertEqual(t, self.r.type(k))
+        self.wrongtype("DSO.NEW", "latch", "b", "1")
+        self.r.set("str", "x")
+        self.wrongtype("DSO.NEW", "future", "str")
+        self.err("ERR unknown type 'nosuchtype'", "DSO.NEW", "nosuchtype", "k")
+        self.err("ERR value is out of range, must be positive", "DSO.NEW", "barrier", "z", "0")
+        self.err("ERR value is out of range, must not be negative", "DSO.NEW", "latch", "z", "-1")
+        self.err(NOT_INT, "DSO.NEW", "semaphore", "z", "many")
+        self.err(SYNTAX, "DSO.NEW", "latch", "z")
+        self.err(SYNTAX, "DSO.NEW", "future", "z", "1")
+        self.err(SYNTAX, "DSO.NEW", "barrier", "z", "PERSISTENT", "1", "2")
+        self.err(arity("dso.new"), "DSO.NEW", "future")
+        self.assertEqual(0, self.r.exists("z"))
+
+    @differs(NVOBJ, "DSO barrier")
+    def test_barrier(self):
+        self.x("DSO.NEW", "barrier", "b", "3")
+        a, b = self.other(), self.other()
+        for _ in range(3):  # generations
+            a.send("DSO.BARRIER.AWAIT", "b")
+            self.wait_blocked(1)
+            b.send("DSO.BARRIER.AWAIT", "b", "TIMEOUT", "60000")
+            self.wait_blocked(2)
+            self.assertEqual(0, self.x("DSO.BARRIER.AWAIT", "b"))
+            self.assertEqual(2, a.read())
+            self.assertEqual(1, b.read())
+        # A timed-out arrival does not count.
+        self.assertEqual(Err(TIMEOUT), a.cmd("DSO.BARRIER.AWAIT", "b", "TIMEOUT", "1"))
+        self.err(TIMEOUT, "DSO.BARRIER.AWAIT", "b", "TIMEOUT", "0")
+        a.send("DSO.BARRIER.AWAIT", "b")
+        self.wait_blocked(1)
+        self.err("ERR timeout is negative", "DSO.BARRIER.AWAIT", "b", "TIMEOUT", "-1")
+        self.err("ERR timeout is not an integer or out of range", "DSO.BARRIER.AWAIT", "b",
+                 "TIMEOUT", "1.5")
+        self.err(SYNTAX, "DSO.BARRIER.AWAIT", "b", "TIMEOUT")
+        self.err(NO_OBJECT, "DSO.BARRIER.AWAIT", "nope")
+        b.send("DSO.BARRIER.AWAIT", "b")
+        self.wait_blocked(2)
+        self.assertEqual(0, self.x("DSO.BARRIER.AWAIT", "b"))
+        self.assertEqual({1, 2}, {a.read(), b.read()})
+
+    @differs(NVOBJ, "DSO semaphore")
+    def test_semaphore(self):
+        self.x("DSO.NEW", "semaphore", "s", "2")
+        self.assertEqual(b"OK", self.x("DSO.SEM.ACQUIRE", "s"))
+        self.assertEqual(1, self.x("DSO.SEM.TRYACQUIRE", "s"))
+        self.assertEqual(0, self.x("DSO.SEM.TRYACQUIRE", "s"))
+        self.assertEqual(0, self.x("DSO.SEM.AVAILABLE", "s"))
+        self.err(TIMEOUT, "DSO.SEM.ACQUIRE", "s", "TIMEOUT", "1")
+        a, b = self.other(), self.other()
+        a.send("DSO.SEM.ACQUIRE", "s", "2")
+        self.wait_blocked(1)
+        b.send("DSO.SEM.ACQUIRE", "s")
+        self.wait_blocked(2)
+        self.assertEqual(b"OK", self.x("DSO.SEM.RELEASE", "s"))
+        self.assertEqual(1, self.x("DSO.SEM.AVAILABLE", "s"), "FIFO: a (2) is first, b waits")
+        self.assertEqual(0, self.x("DSO.SEM.TRYACQUIRE", "s"), "no barging")
+        self.assertEqual(b"OK", self.x("DSO.SEM.RELEASE", "s"))
+        self.assertEqual(b"OK", a.read())
+        self.assertEqual(b"OK", self.x("DSO.SEM.RELEASE", "s", "3"))
+        self.assertEqual(b"OK", b.read())
+        self.assertEqual(2, self.x("DSO.SEM.AVAILABLE", "s"))
+        self.assertEqual(b"OK", self.x("DSO.SEM.ACQUIRE", "s", "2", "TIMEOUT", "0"))
+        self.err("ERR value is out of range, must be positive", "DSO.SEM.ACQUIRE", "s", "0")
+        self.err(NOT_INT, "DSO.SEM.RELEASE", "s", "x")
+        self.err(SYNTAX, "DSO.SEM.TRYACQUIRE", "s", "1", "2")
+        self.err(arity("dso.sem.available"), "DSO.SEM.AVAILABLE")
+        self.err(arity("dso.sem.acquire"), "DSO.SEM.ACQUIRE")
+        self.err(arity("dso.sem.tryacquire"), "DSO.SEM.TRYACQUIRE")
+        self.err(arity("dso.sem.release"), "DSO.SEM.RELEASE")
+
+    @differs(NVOBJ, "DSO latch")
+    def test_latch(self):
+        self.x("DSO.NEW", "latch", "l", "2")
+        a = self.other()
+        a.send("DSO.LATCH.AWAIT", "l")
+        self.wait_blocked(1)
+        self.assertEqual(1, self.x("DSO.LATCH.COUNTDOWN", "l"))
+        self.assertEqual(1, self.x("DSO.LATCH.COUNT", "l"))
+        self.err(TIMEOUT, "DSO.LATCH.AWAIT", "l", "TIMEOUT", "1")
+        self.assertEqual(0, self.x("DSO.LATCH.COUNTDOWN", "l"))
+        self.assertEqual(b"OK", a.read())
+        self.assertEqual(0, self.x("DSO.LATCH.COUNTDOWN", "l"))
+        self.assertEqual(b"OK", self.x("DSO.LATCH.AWAIT", "l", "TIMEOUT", "0"))
+        self.err(arity("dso.latch.count"), "DSO.LATCH.COUNT", "l", "x")
+        self.err(arity("dso.latch.countdown"), "DSO.LATCH.COUNTDOWN")
+        self.err(arity("dso.latch.await"), "DSO.LATCH.AWAIT")
+
+    @differs(NVOBJ, "DSO future")
+    def test_future(self):
+        self.x("DSO.NEW", "future", "f")
+        self.assertEqual(0, self.x("DSO.FUTURE.ISDONE", "f"))
+        self.err(TIMEOUT, "DSO.FUTURE.GET", "f", "TIMEOUT", "1")
+        a, b = self.other(), self.other()
+        a.send("DSO.FUTURE.GET", "f")
+        b.send("DSO.FUTURE.GET", "f", "TIMEOUT", "60000")
+        self.wait_blocked(2)
+        value = bytes(range(256)) * 10
+        self.assertEqual(b"OK", self.x("DSO.FUTURE.SET", "f", value))
+        self.assertEqual(value, a.read())
+        self.assertEqual(value, b.read())
+        self.assertEqual(value, self.x("DSO.FUTURE.GET", "f"))
+        self.assertEqual(1, self.x("DSO.FUTURE.ISDONE", "f"))
+        self.err("ERR future already set", "DSO.FUTURE.SET", "f", "again")
+        self.err(arity("dso.future.set"), "DSO.FUTURE.SET", "f")
+        self.err(arity("dso.future.get"), "DSO.FUTURE.GET")
+        self.err(arity("dso.future.isdone"), "DSO.FUTURE.ISDONE")
+
+    @differs(NVOBJ, "DSO objects are parked calls; later commands wait behind them")
+    def test_pipeline_behind_a_parked_call(self):
+        self.x("DSO.NEW", "future", "f")
+        a = self.other()
+        a.sock.sendall(encode(("SET", "k", "1")) + encode(("DSO.FUTURE.GET", "f")) +
+                       encode(("SET", "k", "2")) + encode(("GET", "k")))
+        self.assertEqual(b"OK", a.read())
+        self.wait_blocked(1)
+        self.assertEqual(b"1", self.r.get("k"), "SET k 2 waits behind the parked call")
+        self.x("DSO.FUTURE.SET", "f", "v")
+        self.assertEqual([b"v", b"OK", b"2"], [a.read(), a.read(), a.read()])
+
+    @differs(NVOBJ, "a parked call whose object goes gets an error")
+    def test_deleted_while_waiting(self):
+        self.x("DSO.NEW", "latch", "l", "1")
+        a = self.other()
+        a.send("DSO.LATCH.AWAIT", "l")
+        self.wait_blocked(1)
+        self.assertEqual(1, self.r.delete("l"))
+        self.assertEqual(Err(NO_OBJECT), a.read())
+        self.assertEqual(b"PONG", a.cmd("PING"))
+
+    @differs(NVOBJ, "DSO objects in the key space")
+    def test_objects_in_the_key_space(self):
+        for t, make in OBJECT_MAKERS.items():
+            self.x(*make[:2], t, *make[3:])
+        self.r.set("str", "x")
+        self.assertEqual(5, self.r.dbsize())
+        self.assertEqual(5, self.r.exists("barrier", "semaphore", "latch", "future", "str"))
+        self.assertCountEqual([b"barrier", b"semaphore", b"latch", b"future", b"str"],
+                              self.r.keys("*"))
+        for t in OBJECT_MAKERS:
+            self.assertEqual([t.encode()], self.r.keys(t))
+            self.assertEqual([b"0", [t.encode()]], self.raw.cmd("SCAN", "0", "TYPE", t))
+        self.assertEqual(0, self.r.setnx("latch", "x"))
+        self.assertTrue(self.r.rename("latch", "latch2"))
+        self.assertEqual(b"latch", self.r.type("latch2"))
+        self.assertEqual(1, self.x("DSO.LATCH.COUNT", "latch2"))
+        self.assertTrue(self.r.set("future", "a string now"))
+        self.assertEqual(b"string", self.r.type("future"))
+        self.assertEqual(2, self.r.delete("barrier", "semaphore"))
+        self.gone("barrier")
+        self.assertEqual(3, self.r.dbsize())
+        self.assertTrue(self.r.flushall())
+        self.assertEqual(0, self.r.dbsize())
+        self.gone("latch2")
+
+    @differs(NVOBJ, "WRONGTYPE between objects and values")
+    def test_wrongtype_between_objects_and_values(self):
+        for held in OBJECT_MAKERS:
+            self.x(*OBJECT_MAKERS[held])
+            for cmd_type, cmds in list(TYPED.items()) + list(OBJECT_CALLS.items()):
+                if cmd_type == held:
+                    continue
+                for c in cmds:
+                    with self.subTest(held=held, cmd=c):
+                        self.wrongtype(*c)
+            self.wrongtype("DSO.CAS", "K", "", "x")
+            self.wrongtype("GETRANGE", "K", "0", "1")
+            self.wrongtype("SETRANGE", "K", "0", "x")
+            self.assertEqual(held.encode(), self.r.type("K"), "unchanged")
+            self.r.delete("K")
+        for held in MAKERS:
+            MAKERS[held](self.r, "K")
+            for c in sum(OBJECT_CALLS.values(), []):
+                with self.subTest(held=held, cmd=c):
+                    self.wrongtype(*c)
+            self.r.delete("K")
+        for cmds in OBJECT_CALLS.values():
+            for c in cmds:
+                self.err(NO_OBJECT, *c)
+
+    @differs(NVOBJ, "DSO.CAS")
+    def test_dso_cas(self):
+        self.assertEqual(1, self.x("DSO.CAS", "k", "", "a"), "an absent key matches ''")
+        self.assertEqual(0, self.x("DSO.CAS", "k", "", "b"))
+        self.assertEqual(1, self.x("DSO.CAS", "k", "a", b"\x00b"))
+        self.assertEqual(b"\x00b", self.r.get("k"))
+        self.assertEqual(0, self.x("DSO.CAS", "absent", "x", "y"))
+        self.assertEqual(0, self.r.exists("absent"))
+        self.r.set("n", 5)
+        self.assertEqual(1, self.x("DSO.CAS", "n", "5", "6"))
+        self.assertEqual(7, self.r.incr("n"))
+        self.err(arity("dso.cas"), "DSO.CAS", "k", "a")
+        self.r.rpush("l", "x")
+        self.wrongtype("DSO.CAS", "l", "", "x")
+
+    @differs(NVOBJ, "DSO commands' arity")
+    def test_dso_arity(self):
+        for name, n in DSO_ARITY.items():
+            with self.subTest(cmd=name):
+                need = n if n > 0 else -n
+                self.err(arity(name), name.upper(), *["x"] * (need - 2))
+                if n > 0:
+                    self.err(arity(name), name, *["x"] * n)
+        self.err(arity("dso.call"), "DSO.CALL", "t", "k")
+
+
 # --- arity, unknown commands, case ------------------------------------------------------
 # Redis's arity of each command (n: exactly n words with the name; -n: at least n).
 ARITY = {
@@ -1085,6 +1391,15 @@ ARITY = {
     "zadd": -4, "zincrby": 4, "zscore": 3, "zrem": -3, "zcard": 2, "zcount": 4, "zrange": -4,
     "zrevrange": -4, "zrangebyscore": -4, "zrevrangebyscore": -4,
     "type": 2, "keys": 2, "scan": -2, "rename": 3, "renamenx": 3,
+    "getrange": 4, "setrange": 4,
+}
+# nvobj-dso's own commands (docs/dso.md).
+DSO_ARITY = {
+    "dso.new": -3, "dso.call": -4, "dso.cas": 4,
+    "dso.barrier.await": -2, "dso.sem.acquire": -2, "dso.sem.tryacquire": -2,
+    "dso.sem.release": -2, "dso.sem.available": 2, "dso.latch.countdown": 2,
+    "dso.latch.await": -2, "dso.latch.count": 2, "dso.future.set": 3, "dso.future.get": -2,
+    "dso.future.isdone": 2,
 }
 
 
@@ -1094,7 +1409,7 @@ def registered_commands():
     for name in sorted(os.listdir(COMMANDS_DIR)):
         if name.endswith(".cc"):
             with open(os.path.join(COMMANDS_DIR, name)) as f:
-                for m in re.finditer(r'\{"([a-z]+)",\s*\{cmd_\w+,\s*(-?\d+)', f.read()):
+                for m in re.finditer(r'\{"([a-z.]+)",\s*\{cmd_\w+,\s*(-?\d+)', f.read()):
                     found[m.group(1)] = int(m.group(2))
     return found
 
@@ -1105,9 +1420,10 @@ class Arity(Base):
             self.skipTest("dso-backend/commands not found next to the suite")
         table = registered_commands()
         self.assertGreater(len(table), 60)
-        self.assertEqual(sorted(table), sorted(ARITY), "commands registered vs. covered here")
+        known = {**ARITY, **DSO_ARITY}
+        self.assertEqual(sorted(table), sorted(known), "commands registered vs. covered here")
         for name, n in table.items():
-            self.assertEqual(ARITY[name], n, f"nvobj-dso's arity of {name} is redis's")
+            self.assertEqual(known[name], n, f"nvobj-dso's arity of {name} is redis's (or dso.md's)")
         covered = set()
         me = open(os.path.abspath(__file__)).read()
         for name in table:
@@ -1822,6 +2138,23 @@ def populate(tag):
     r.zincrby(f"{t}:zset", 2.25, "m3")
     r.zrem(f"{t}:zset", "m4")
     r.rename(f"{t}:str", f"{t}:str-renamed")
+    if ARGS.target == NVOBJ:
+        # Persistent coordination objects keep their state (docs/dso.md).
+        # Idempotent enough to run twice on the same keys.
+        x = r.execute_command
+        x("DSO.NEW", "semaphore", f"{t}:sem", "PERSISTENT", 5)
+        x("DSO.SEM.ACQUIRE", f"{t}:sem", 2)
+        x("DSO.SEM.RELEASE", f"{t}:sem", 1)
+        x("DSO.NEW", "latch", f"{t}:latch", "PERSISTENT", 3)
+        x("DSO.LATCH.COUNTDOWN", f"{t}:latch")
+        x("DSO.NEW", "barrier", f"{t}:barrier", "PERSISTENT", 1)
+        x("DSO.BARRIER.AWAIT", f"{t}:barrier")
+        x("DSO.NEW", "future", f"{t}:future", "PERSISTENT")
+        if not x("DSO.FUTURE.ISDONE", f"{t}:future"):
+            x("DSO.FUTURE.SET", f"{t}:future", bytes(range(256)))
+        x("DSO.NEW", "future", f"{t}:unset", "PERSISTENT")
+        x("DSO.NEW", "semaphore", f"{t}:sem-renamed", "PERSISTENT", 9)
+        x("RENAME", f"{t}:sem-renamed", f"{t}:sem-moved")
     r.close()
 
 
@@ -1839,6 +2172,8 @@ def snapshot(path):
             v = [e.hex() for e in v]
         elif t == b"zset":
             v = [[m.hex(), repr(s)] for m, s in v]
+        elif t == b"future" and v is not None:
+            v = v.hex()
         out[k.hex()] = [t.decode(), v]
     with open(path, "w") as f:
         json.dump(out, f, sort_keys=True, indent=0)
