@@ -55,24 +55,24 @@ class CallRecord : public PObject<CallRecord, CallRecordData> {
       with_tail(ref_map<CallRecordData>(), TailKind::kBytes, offsetof(CallRecordData, bytes),
                 sizeof(CallRecordData));
   using PObject::PObject;
+};
 
-  uint64_t call_id() const { return get(&Data::call_id); }
-  uint64_t seq() const { return get(&Data::seq); }
-  std::string caller() const {
-    std::string s(get(&Data::caller_bytes), '\0');
-    read_tail(0, s.data(), s.size());
-    return s;
-  }
+// A record is written once, by the block that makes it, and read only after
+// that block committed: it is read in place, without a proxy per record.
+class RecordView {
+ public:
+  RecordView(const Store& s, uint64_t off)
+      : d_(s.pool().at<CallRecordData>(off)), tail_(reinterpret_cast<const char*>(d_ + 1)) {}
+  uint64_t call_id() const { return d_->call_id; }
+  uint64_t seq() const { return d_->seq; }
+  std::string caller() const { return std::string(tail_, d_->caller_bytes); }
   std::string reply() const {
-    uint64_t from = get(&Data::caller_bytes);
-    std::string s(get(&Data::bytes) - from, '\0');
-    read_tail(from, s.data(), s.size());
-    return s;
+    return std::string(tail_ + d_->caller_bytes, d_->bytes - d_->caller_bytes);
   }
-  void fill(std::string_view caller, std::string_view reply) {
-    write_tail(0, caller.data(), caller.size());
-    write_tail(caller.size(), reply.data(), reply.size());
-  }
+
+ private:
+  const CallRecordData* d_;
+  const char* tail_;
 };
 
 // --- reply encoding: a kind byte, then the value ---
@@ -161,7 +161,7 @@ void ModuleObject::load_index() {
         free_slots_.push_back(i);
         continue;
       }
-      CallRecord& rec = store().proxy<CallRecord>(r);
+      RecordView rec(store(), r);
       index_[rec.caller()] = Entry{i, rec.call_id(), rec.seq()};
     }
   }
@@ -178,7 +178,7 @@ ModuleObject::Seen ModuleObject::lookup(std::string_view caller, uint64_t call_i
     return Seen::kStale;
   }
   CallTable& table = store().proxy<CallTable>(get(&Data::calls));
-  *reply = store().proxy<CallRecord>(table.slot(it->second.slot)).reply();
+  *reply = RecordView(store(), table.slot(it->second.slot)).reply();
   return Seen::kRecorded;
 }
 
@@ -228,7 +228,9 @@ ModuleObject::Pending ModuleObject::record(std::string_view caller, uint64_t cal
   uint64_t bytes = caller.size() + reply.size();
   Ref<CallRecord> rec =
       s.make_with_tail<CallRecord>(bytes, call_id, p.seq, uint64_t{caller.size()}, bytes);
-  rec->fill(caller, reply);
+  char* tail = s.pool().at<char>(rec.offset()) + sizeof(CallRecordData);
+  s.write(tail, caller.data(), caller.size());
+  s.write(tail + caller.size(), reply.data(), reply.size());
   table.set_slot(p.slot, rec.offset());
   table.set_seq(p.seq);
   if (old_record != 0) s.free_object(old_record);
