@@ -224,7 +224,9 @@ class EmbeddedTarget : public Target {
     uint64_t size = std::max<uint64_t>(o.pool_bytes, uint64_t{64} << 20);
     if (kind_ == "nvobj") {
       StoreOptions so;
-      so.create.size = size;
+      // The pool grows on demand; posix_fallocate reserves its initial size
+      // on tmpfs at once, so a big run starts at a few GiB, not its estimate.
+      so.create.size = std::min<uint64_t>(size, uint64_t{2} << 30);
       so.create.max_size = uint64_t{256} << 30;
       so.open.max_size = so.create.max_size;
       so.progress = false;

@@ -35,6 +35,7 @@
 #include "bench/ycsb/db.h"
 #include "bench/ycsb/runner.h"
 #include "bench/ycsb/workload.h"
+#include "pobjects/record_log.h"
 #include "runtime/log.h"
 #include "runtime/units.h"
 
@@ -202,6 +203,7 @@ struct Options {
   std::string dir = "/dev/shm";
   std::string stage_dir;
   std::string pool_size;
+  std::string nvobj_cleaning;
   bool recovery = false;
   std::string json, markdown_file;
   std::string progress = "auto";
@@ -383,6 +385,9 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
                  "load fs stores that are not on tmpfs here (a tmpfs) and copy them into place");
   app.add_option("--pool-size", o.pool_size,
                  "nvobj and pmemobj-tx pool size (default: from records)");
+  app.add_option("--nvobj-cleaning", o.nvobj_cleaning,
+                 "DEAD,VICTIM: nvobj's record-log cleaning thresholds in permille "
+                 "(default 150,300: clean when 15% of a log is dead)");
   app.add_flag("--recovery", o.recovery,
                "time reopening each backend's store after SIGKILL and after a clean close");
   app.add_option("--json", o.json, "write results (DESIGN.md format)");
@@ -408,6 +413,14 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
     return 2;
   }
   if (o.load_threads <= 0) o.load_threads = thread_counts.front();
+  if (!o.nvobj_cleaning.empty()) {
+    std::vector<std::string> t = split(o.nvobj_cleaning, ',');
+    if (t.size() != 2) {
+      std::fprintf(stderr, "nvobj-bench: --nvobj-cleaning wants DEAD,VICTIM\n");
+      return 2;
+    }
+    nvobj::RecordLog::set_cleaning_thresholds(std::stoull(t[0]), std::stoull(t[1]));
+  }
   const bool progress = o.progress == "always" || (o.progress == "auto" && ::isatty(STDOUT_FILENO));
   std::vector<BenchResult> results;
 
