@@ -4,7 +4,10 @@
 // (multibulk or inline). Every command the parser yields runs through the
 // CommandTable twice, against a volatile backend and against an nvobj
 // backend on a small pool in /dev/shm (created once per process, unlinked at
-// once so a crash leaves nothing behind). Besides crashes, sanitizer
+// once so a crash leaves nothing behind), each behind an ObjectSpace as in
+// the server, so the DSO objects are fuzzed too. There is one client: a
+// call that parks (waiter.h) is withdrawn at once, as the server does when
+// the call's timeout expires, and replies -TIMEOUT unless it completed. Besides crashes, sanitizer
 // reports, leaks, hangs and runaway memory (libFuzzer's -timeout and
 // -rss_limit_mb), these are findings:
 //   - a reply stream that is not well-formed RESP, or not exactly one reply
@@ -32,6 +35,7 @@
 
 #include "dso-backend/backend.h"
 #include "dso-backend/commands.h"
+#include "dso-backend/objects/object_space.h"
 #include "dso-backend/resp/resp_parser.h"
 #include "dso-backend/resp/resp_writer.h"
 #include "recovery/store_open.h"
@@ -42,12 +46,17 @@ namespace {
 using nvobj::dso::Backend;
 using nvobj::dso::ClientState;
 using nvobj::dso::CommandTable;
+using nvobj::dso::ObjectSpace;
 using nvobj::dso::ReplyWriter;
 using nvobj::dso::RequestParser;
 using nvobj::dso::ServerContext;
+using nvobj::dso::Waiter;
 
 // Small, and not growing: a full pool is one of the paths worth fuzzing.
 constexpr uint64_t kPoolSize = uint64_t{32} << 20;
+// The longest string SETRANGE may make: redis's 512 MiB would let a
+// 40-byte input allocate that much, twice.
+constexpr uint64_t kMaxString = uint64_t{1} << 20;
 // Commands whose reply may differ between backends by design: iteration
 // order (KEYS, SCAN, whole hashes) or the backend's own figures (INFO).
 const std::set<std::string> kNotCompared = {"info",  "keys",  "scan", "hgetall",
@@ -60,17 +69,32 @@ void check(bool ok, const char* what, std::string_view detail = {}) {
   std::abort();
 }
 
-// One backend with the server state commands need.
+// One backend with the server state commands need, set up as
+// Server::Impl sets up its own.
 struct Target {
   std::unique_ptr<nvobj::Store> store;  // nvobj only
   std::unique_ptr<Backend> backend;
   ServerContext ctx;
+  std::unique_ptr<ObjectSpace> objects;
+
+  void serve() {
+    objects = std::make_unique<ObjectSpace>(*backend, ctx.locks);
+    ctx.backend = objects.get();
+    ctx.objects = objects.get();
+    ctx.proto_max_bulk_len = kMaxString;
+    objects->load();
+  }
+  // What FLUSHALL does.
+  void flush() {
+    nvobj::dso::KeyLocks::Guard all(ctx.locks);
+    ctx.backend->flush_all();
+  }
 };
 
 Target* make_volatile() {
   auto* t = new Target;
   t->backend = nvobj::dso::make_volatile_backend();
-  t->ctx.backend = t->backend.get();
+  t->serve();
   return t;
 }
 
@@ -87,7 +111,7 @@ Target* make_nvobj() {
   auto* t = new Target;
   t->store = std::move(*s);
   t->backend = nvobj::dso::make_nvobj_backend(*t->store);
-  t->ctx.backend = t->backend.get();
+  t->serve();
   return t;
 }
 
@@ -145,12 +169,33 @@ std::string lower(std::string_view s) {
   return r;
 }
 
-// Runs one command on t and returns its reply bytes.
-std::string run(const CommandTable& table, Target& t, ClientState& client,
+// The one client of a Target.
+struct Connection {
+  ClientState client;
+  Connection() {
+    client.authenticated = true;
+    // Completion while the command runs is the only kind there is here;
+    // the reply is written below either way.
+    client.deliver = [](std::shared_ptr<Waiter>) {};
+  }
+};
+
+// Runs one command on t and returns its reply bytes. A parked call ends as
+// the server's park timer ends it: withdrawn (-TIMEOUT), or, if it completed
+// first, with its reply.
+std::string run(const CommandTable& table, Target& t, Connection& c,
                 std::vector<std::string> args) {
   std::string out;
-  ReplyWriter w(&out, client.version);
-  table.execute(t.ctx, client, args, w);
+  ReplyWriter w(&out, c.client.version);
+  table.execute(t.ctx, c.client, args, w);
+  if (std::shared_ptr<Waiter> parked = std::move(c.client.parked)) {
+    check(out.empty(), "a parked call replied", out);
+    w.set_version(c.client.version);
+    if (parked->withdraw())
+      w.error("TIMEOUT", "the wait timed out");
+    else
+      parked->write_reply(w);
+  }
   return out;
 }
 
@@ -173,14 +218,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   RequestParser parser;
   parser.feed(std::string_view(reinterpret_cast<const char*>(data), size));
-  ClientState vol_client, pm_client;
-  vol_client.authenticated = pm_client.authenticated = true;
+  Connection vol_conn, pm_conn;
   std::vector<std::string> args;
   bool diverged = false;  // a write failed on one backend only (a full pool)
-  while (!vol_client.close_after_reply && parser.next(&args)) {
+  while (!vol_conn.client.close_after_reply && parser.next(&args)) {
     const std::string name = lower(args[0]);
-    const std::string a = run(table, *vol, vol_client, args);
-    const std::string b = run(table, *pm, pm_client, args);
+    const std::string a = run(table, *vol, vol_conn, args);
+    const std::string b = run(table, *pm, pm_conn, args);
     for (const std::string* reply : {&a, &b}) {
       size_t at = 0;
       if (name == "shutdown") {
@@ -198,7 +242,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Emptied here rather than before the next input: libFuzzer looks for
   // leaks (an expensive scan) after any input that freed less than it
   // allocated.
-  vol->backend->flush_all();
-  pm->backend->flush_all();
+  vol->flush();
+  pm->flush();
   return 0;
 }
