@@ -508,10 +508,16 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
 
   // --- runs, interleaved over the targets -----------------------------------
   int rc = 0;
+  // Every run (workload, thread count, round) draws its own random stream,
+  // the same on every target. Reusing one stream would replay the previous
+  // run's updates, which write values the records already hold: nvobj skips
+  // such writes (no fence), which flattered a second run with the same seed.
+  uint64_t run_index = 0;
   for (const WorkloadSpec& spec : specs) {
     for (int threads : thread_counts) {
       std::vector<std::vector<BenchResult>> rounds(targets.size());
       for (int round = 0; round < o.rounds && rc == 0; ++round) {
+        ++run_index;
         for (size_t i = 0; i < targets.size(); ++i) {
           Target& t = *targets[i];
           WorkloadSpec run = spec;
@@ -519,7 +525,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
           run.insert_count = 0;
           RunOptions ro;
           ro.threads = threads;
-          ro.seed = o.seed + static_cast<uint64_t>(round);
+          ro.seed = o.seed + (run_index - 1) * 1'000'003;
           ro.progress = progress;
           ro.max_seconds = o.max_seconds;
           auto before = t.stats();
