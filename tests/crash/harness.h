@@ -51,6 +51,9 @@ struct Workload {
   std::string name;
   uint64_t pool_size = 1 << 20;
   size_t ops = 0;
+  // Operations that write nothing by design (e.g. an add with an unchanged
+  // score): the harness's sanity check expects a fence from every other one.
+  size_t noop_ops = 0;
   // Runs before the simulation starts; its result is taken as durable.
   std::function<void(Pool&)> setup = [](Pool&) {};
   std::function<void(Context&, size_t op)> op;
