@@ -107,9 +107,8 @@ class NvobjBackend final : public Backend, private UserObjects {
   Found hdel(std::string_view key, std::string_view field) override {
     PHashMap* h;
     if (Found f = open(key, &h); f != Found::kOk) return f;
-    if (!h->remove(field)) return Found::kMissing;
-    if (h->empty()) keys_->remove(key);
-    return Found::kOk;
+    if (h->size() == 1 && h->contains(field)) return unbind_last(key);
+    return h->remove(field) ? Found::kOk : Found::kMissing;
   }
   Found hlen(std::string_view key, uint64_t* n) override {
     PHashMap* h;
@@ -151,10 +150,13 @@ class NvobjBackend final : public Backend, private UserObjects {
   Found pop(std::string_view key, bool front, std::string* value) override {
     PList* l;
     if (Found f = open(key, &l); f != Found::kOk) return f;
+    if (l->size() == 1) {
+      if (!l->get(0, value)) return Found::kMissing;
+      return unbind_last(key);
+    }
     std::optional<std::string> v = front ? l->pop_front() : l->pop_back();
     if (!v) return Found::kMissing;
     *value = std::move(*v);
-    if (l->empty()) keys_->remove(key);
     return Found::kOk;
   }
   Found lrange(std::string_view key, uint64_t from, uint64_t to,
@@ -175,9 +177,8 @@ class NvobjBackend final : public Backend, private UserObjects {
   Found lremove(std::string_view key, uint64_t i) override {
     PList* l;
     if (Found f = open(key, &l); f != Found::kOk) return f;
-    if (!l->remove_at(static_cast<int64_t>(i))) return Found::kMissing;
-    if (l->empty()) keys_->remove(key);
-    return Found::kOk;
+    if (l->size() == 1 && i == 0) return unbind_last(key);
+    return l->remove_at(static_cast<int64_t>(i)) ? Found::kOk : Found::kMissing;
   }
 
   // --- sorted sets ---
@@ -196,9 +197,8 @@ class NvobjBackend final : public Backend, private UserObjects {
   Found zrem(std::string_view key, std::string_view member) override {
     PSortedSet* z;
     if (Found f = open(key, &z); f != Found::kOk) return f;
-    if (!z->remove(member)) return Found::kMissing;
-    if (z->size() == 0) keys_->remove(key);
-    return Found::kOk;
+    if (z->size() == 1 && z->score(member)) return unbind_last(key);
+    return z->remove(member) ? Found::kOk : Found::kMissing;
   }
   Found zcard(std::string_view key, uint64_t* n) override {
     PSortedSet* z;
@@ -259,6 +259,14 @@ class NvobjBackend final : public Backend, private UserObjects {
   }
   Slot lookup(std::string_view key) {
     return keys_->read(key, [&](const MapValue& v) { return Slot{type_of(v), v.ref}; });
+  }
+  // Removing a container's last element removes the key instead: one
+  // durable update, so no crash can leave the key bound to an empty
+  // container (taking the element out first and unbinding after would need
+  // two). The container, with its element, is destroyed once unreachable.
+  Found unbind_last(std::string_view key) {
+    keys_->remove(key);
+    return Found::kOk;
   }
   // The container under key. Its proxy lives until the object is destroyed,
   // which needs the key removed first: the caller's key lock rules that out.
