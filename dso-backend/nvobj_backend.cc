@@ -3,8 +3,8 @@
 // set is a PHashMap, PList or PSortedSet object the key space owns (put_ref),
 // told apart by the object's class. Every write is one durable update of one
 // of these types (one fence), except where a container is created (its
-// first element, then its binding: two) or emptied (its last element, then
-// the key: two). A user-defined object is a ModuleObject the key space owns
+// first element, then its binding: two); removing a container's last
+// element unbinds the key (one). A user-defined object is a ModuleObject the key space owns
 // too (modules/module_objects.h); its calls change it in failure-atomic
 // blocks, not through this file.
 #include <fmt/format.h>
