@@ -7,6 +7,7 @@
 #define NVOBJ_POBJECTS_LIST_INDEX_H_
 
 #include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <deque>
@@ -111,17 +112,22 @@ class ListIndex {
 
  private:
   static uint64_t head_of(std::string_view pos) {
-    unsigned char b[8] = {};
-    std::memcpy(b, pos.data(), std::min<size_t>(8, pos.size()));
-    uint64_t h = 0;
-    for (unsigned char c : b) h = h << 8 | c;
+    uint64_t h = 0;  // big-endian load, zero-padded
+    std::memcpy(&h, pos.data(), std::min<size_t>(8, pos.size()));
+    if constexpr (std::endian::native == std::endian::little) h = __builtin_bswap64(h);
     return h;
   }
+  // The first element not before pos. Appends, prepends and pops work at
+  // the ends, so those are checked before the binary search (a deque's
+  // iterator arithmetic makes each of its ~log2(n) steps costly).
   std::deque<Elem>::iterator lower(std::string_view pos) {
     uint64_t h = head_of(pos);
-    return std::lower_bound(
-        elems_.begin(), elems_.end(), pos,
-        [h](const Elem& a, std::string_view p) { return a.head != h ? a.head < h : a.pos < p; });
+    auto before = [h](const Elem& a, std::string_view p) {
+      return a.head != h ? a.head < h : a.pos < p;
+    };
+    if (elems_.empty() || before(elems_.back(), pos)) return elems_.end();
+    if (!before(elems_.front(), pos)) return elems_.begin();
+    return std::lower_bound(elems_.begin(), elems_.end(), pos, before);
   }
 
   tbb::spin_rw_mutex mu_;
