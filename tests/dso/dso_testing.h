@@ -28,6 +28,7 @@ namespace nvobj::testing {
 
 // A running nvobj-dso. start() returns once the server printed its "ready on
 // HOST:PORT" line, i.e. accepts connections; false if it exited before.
+// port 0 picks a free port; a restart may pass the port it had.
 class DsoProcess {
  public:
   DsoProcess() = default;
@@ -40,13 +41,13 @@ class DsoProcess {
     }
   }
 
-  bool start(const std::vector<std::string>& extra) {
+  bool start(const std::vector<std::string>& extra, int port = 0) {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) return false;
     pid_ = ::fork();
     if (pid_ == 0) {
       ::dup2(fds[1], 1);  // dup2 clears O_CLOEXEC on the copy
-      std::vector<std::string> args = {NVOBJ_DSO_BIN, "--port", "0"};
+      std::vector<std::string> args = {NVOBJ_DSO_BIN, "--port", std::to_string(port)};
       args.insert(args.end(), extra.begin(), extra.end());
       std::vector<char*> argv;
       for (auto& a : args) argv.push_back(a.data());
