@@ -6,13 +6,16 @@
 // points there and how many there were. The object keeps, per cluster, the
 // count-weighted sum of what the workers merged this iteration; `get` gives
 // the merged centroids, and `advance` makes them the next iteration's
-// starting point. `advance <iteration>` only acts when <iteration> is the
-// current one, so every worker may call it after the barrier (and retry it)
-// and the iteration moves on once.
+// starting point, which `start` returns (the same whatever was merged
+// since, so a worker may read it at any time during the iteration).
+// `advance <iteration>` only acts when <iteration> is the current one, so
+// every worker may call it after the barrier (and retry it) and the
+// iteration moves on once.
 //
 //   DSO.NEW  kmeans.GlobalCentroids c <k> <dims> [<k*dims initial coordinates>]
 //   DSO.CALL kmeans.GlobalCentroids c update <k*dims coordinates> <k counts>  -> updates merged
 //   DSO.CALL kmeans.GlobalCentroids c get                -> k*dims coordinates
+//   DSO.CALL kmeans.GlobalCentroids c start              -> this iteration's starting point
 //   DSO.CALL kmeans.GlobalCentroids c counts             -> k counts merged
 //   DSO.CALL kmeans.GlobalCentroids c iteration          -> integer
 //   DSO.CALL kmeans.GlobalCentroids c advance <iteration> -> the new iteration
@@ -104,9 +107,12 @@ class GlobalCentroids : public nvobj::PObject<GlobalCentroids, GlobalCentroidsDa
 
   Reply get_centroids(const Args& a) const {
     a.expect(0);
-    std::vector<std::string> out;
-    for (double v : merged()) out.push_back(nvobj::dso::format_double(v));
-    return nvobj::dso::array_reply(std::move(out));
+    return numbers_reply(merged());
+  }
+
+  Reply start(const Args& a) const {
+    a.expect(0);
+    return numbers_reply(read_values(0, values()));
   }
 
   Reply counts(const Args& a) const {
@@ -140,6 +146,11 @@ class GlobalCentroids : public nvobj::PObject<GlobalCentroids, GlobalCentroidsDa
   }
 
  private:
+  static Reply numbers_reply(const std::vector<double>& v) {
+    std::vector<std::string> out;
+    for (double x : v) out.push_back(nvobj::dso::format_double(x));
+    return nvobj::dso::array_reply(std::move(out));
+  }
   uint64_t values() const { return get(&Data::k) * get(&Data::dims); }
   std::vector<double> read_values(uint64_t at, uint64_t n) const {
     std::vector<double> v(n);
@@ -178,6 +189,7 @@ NVOBJ_DSO_MODULE(kmeans, registrar) {
       .constructor(&GlobalCentroids::create)
       .method("update", [](GlobalCentroids& c, const Args& a) { return c.update(a); })
       .method("get", [](GlobalCentroids& c, const Args& a) { return c.get_centroids(a); })
+      .method("start", [](GlobalCentroids& c, const Args& a) { return c.start(a); })
       .method("counts", [](GlobalCentroids& c, const Args& a) { return c.counts(a); })
       .method("iteration", [](GlobalCentroids& c, const Args& a) { return c.iteration(a); })
       .method("advance", [](GlobalCentroids& c, const Args& a) { return c.advance(a); });
