@@ -1,5 +1,6 @@
 #include "dso-backend/client/client.h"
 
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -71,6 +72,40 @@ struct Connection {
   }
 };
 
+// hiredis writes with write(2): a second write to a connection the server
+// reset would raise SIGPIPE and kill the application. The guard blocks
+// SIGPIPE in this thread for the call and takes any it raised, so a lost
+// connection is only an error (hiredis's EPIPE); nothing changes for an
+// application that ignores SIGPIPE already.
+class SigpipeGuard {
+ public:
+  SigpipeGuard() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    sigset_t pending;
+    sigpending(&pending);
+    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+    blocked_ = pthread_sigmask(SIG_BLOCK, &pipe_, &old_) == 0;
+  }
+  ~SigpipeGuard() {
+    if (!blocked_) return;
+    sigset_t pending;
+    sigpending(&pending);
+    if (!was_pending_ && sigismember(&pending, SIGPIPE) == 1) {
+      timespec zero{0, 0};
+      while (sigtimedwait(&pipe_, nullptr, &zero) < 0 && errno == EINTR) {
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  SigpipeGuard(const SigpipeGuard&) = delete;
+  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
+
+ private:
+  sigset_t pipe_, old_;
+  bool was_pending_ = false, blocked_ = false;
+};
+
 }  // namespace
 
 struct Client::Impl {
@@ -95,8 +130,12 @@ struct Client::Impl {
                             false);
     c->set_timeout(options.command_timeout);
     if (!options.password.empty()) {
-      auto* r = static_cast<redisReply*>(
-          redisCommand(c->ctx, "AUTH %b", options.password.data(), options.password.size()));
+      redisReply* r;
+      {
+        SigpipeGuard guard;
+        r = static_cast<redisReply*>(
+            redisCommand(c->ctx, "AUTH %b", options.password.data(), options.password.size()));
+      }
       if (r == nullptr) throw ConnectionError(std::string("AUTH failed: ") + c->ctx->errstr, false);
       if (r->type == REDIS_REPLY_ERROR) {
         std::unique_ptr<redisReply, void (*)(void*)> hold(r, freeReplyObject);
@@ -175,8 +214,12 @@ struct Client::Impl {
       c->set_timeout(socket_timeout);
       redisAppendCommandArgv(c->ctx, static_cast<int>(args.size()), argv.data(), lens.data());
       void* raw = nullptr;
-      int rc = redisGetReply(c->ctx, &raw);
-      int err = errno;
+      int rc, err;
+      {
+        SigpipeGuard guard;
+        rc = redisGetReply(c->ctx, &raw);
+        err = errno;
+      }
       if (rc == REDIS_OK && raw != nullptr) {
         std::unique_ptr<redisReply, void (*)(void*)> r(static_cast<redisReply*>(raw),
                                                        freeReplyObject);

@@ -382,6 +382,20 @@ TEST_F(DsoClientTest, Timeouts) {
   }
 }
 
+// A request the server refuses half-way (a bulk longer than
+// --proto-max-bulk-len) and closes the connection on: the client's writes
+// after the close must not raise SIGPIPE (which would kill this process);
+// the call is an error and the next one works.
+TEST_F(DsoClientTest, ConnectionClosedMidRequestIsNoSigpipe) {
+  DsoProcess p;
+  start(&p, 0, {"--proto-max-bulk-len", "1mb"});
+  auto o = options(p.port());
+  o.retries = 0;
+  dso::Client c(o);
+  EXPECT_THROW(c.atomic_reference("big").set(std::string(size_t{64} << 20, 'x')), dso::Error);
+  EXPECT_EQ(c.atomic_long("n").increment_and_get(), 1);
+}
+
 // 16 threads through a pool of 4 connections: every increment counted
 // once, never more than 4 connections open.
 TEST_F(DsoClientTest, PoolUnderContention) {
