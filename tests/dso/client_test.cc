@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -62,14 +63,20 @@ class DsoClientTest : public ::testing::Test {
     o.port = port;
     return o;
   }
+  // Starts server_ and returns a client of it with the default options.
+  dso::Client& serve() {
+    start(&server_);
+    client_ = std::make_unique<dso::Client>(options(server_.port()));
+    return *client_;
+  }
 
-  TempDir dir_;
+  TempDir dir_;  // outlives the server (declared first, destroyed last)
+  DsoProcess server_;
+  std::unique_ptr<dso::Client> client_;
 };
 
 TEST_F(DsoClientTest, AtomicLong) {
-  DsoProcess p;
-  start(&p);
-  dso::Client c(options(p.port()));
+  dso::Client& c = serve();
   auto n = c.atomic_long("n");
   EXPECT_EQ(n.get(), 0);                 // absent reads as 0
   EXPECT_TRUE(n.compare_and_set(0, 5));  // absent matches 0
@@ -96,9 +103,7 @@ TEST_F(DsoClientTest, AtomicLong) {
 }
 
 TEST_F(DsoClientTest, AtomicBooleanAndReference) {
-  DsoProcess p;
-  start(&p);
-  dso::Client c(options(p.port()));
+  dso::Client& c = serve();
   auto b = c.atomic_boolean("b");
   EXPECT_FALSE(b.get());
   EXPECT_FALSE(b.compare_and_set(true, false));
@@ -123,9 +128,7 @@ TEST_F(DsoClientTest, AtomicBooleanAndReference) {
 }
 
 TEST_F(DsoClientTest, Map) {
-  DsoProcess p;
-  start(&p);
-  dso::Client c(options(p.port()));
+  dso::Client& c = serve();
   auto m = c.map("m");
   EXPECT_EQ(m.size(), 0);
   EXPECT_EQ(m.get("a"), std::nullopt);
@@ -147,9 +150,7 @@ TEST_F(DsoClientTest, Map) {
 }
 
 TEST_F(DsoClientTest, List) {
-  DsoProcess p;
-  start(&p);
-  dso::Client c(options(p.port()));
+  dso::Client& c = serve();
   auto l = c.list("l");
   EXPECT_EQ(l.size(), 0);
   EXPECT_EQ(l.pop(), std::nullopt);
@@ -174,9 +175,7 @@ TEST_F(DsoClientTest, List) {
 }
 
 TEST_F(DsoClientTest, CyclicBarrier) {
-  DsoProcess p;
-  start(&p);
-  dso::Client c(options(p.port()));
+  dso::Client& c = serve();
   constexpr int kParties = 4;
   auto b = c.barrier("b", kParties);
   c.barrier("b", kParties);  // DSO.NEW again: the same barrier
@@ -217,9 +216,7 @@ TEST_F(DsoClientTest, CyclicBarrier) {
 }
 
 TEST_F(DsoClientTest, Semaphore) {
-  DsoProcess p;
-  start(&p);
-  dso::Client c(options(p.port()));
+  dso::Client& c = serve();
   auto s = c.semaphore("s", 2);
   EXPECT_EQ(s.available(), 2);
   s.acquire();
@@ -240,9 +237,7 @@ TEST_F(DsoClientTest, Semaphore) {
 }
 
 TEST_F(DsoClientTest, CountDownLatchAndFuture) {
-  DsoProcess p;
-  start(&p);
-  dso::Client c(options(p.port()));
+  dso::Client& c = serve();
   auto l = c.latch("l", 2);
   EXPECT_EQ(l.count(), 2);
   EXPECT_FALSE(l.await(milliseconds(20)));
@@ -270,9 +265,7 @@ TEST_F(DsoClientTest, CountDownLatchAndFuture) {
 }
 
 TEST_F(DsoClientTest, ModuleObjects) {
-  DsoProcess p;
-  start(&p);
-  dso::Client c(options(p.port()));
+  dso::Client& c = serve();
   auto n = c.object(kCounter, "n");
   EXPECT_TRUE(n.create(100));
   EXPECT_FALSE(n.create(7));  // there already: left as it is
