@@ -49,10 +49,12 @@ struct RecordLog::Chunk {
   uint64_t capacity = 0;
   uint64_t nonce = 0;
   unsigned lane = 0;
-  size_t index = 0;               // in chunks_
-  std::atomic<uint64_t> used{0};  // bytes of records (final once sealed)
-  std::atomic<uint64_t> dead{0};  // bytes of superseded records
-  Chunk* older = nullptr;         // chain neighbours (under the lane's lock)
+  size_t index = 0;                 // in chunks_
+  std::atomic<uint64_t> used{0};    // bytes of records (final once sealed)
+  std::atomic<uint64_t> dead{0};    // bytes of superseded records
+  std::atomic<bool> sealed{false};  // its lane has moved on: no more appends
+  std::atomic<bool> queued{false};  // made a cleaning candidate (once)
+  Chunk* older = nullptr;           // chain neighbours (under the lane's lock)
   Chunk* newer = nullptr;
   // Bit i: the record at byte 8*i is live (not reported dead), so the
   // cleaner tells live from dead records without asking the owner.
@@ -125,6 +127,7 @@ RecordLog::RecordLog(Store& store, uint64_t lanes_off, Owner* owner, const ScanF
       c->lane = i;
       c->init_live();
       c->index = chunks_.size();
+      c->sealed.store(newer != nullptr, std::memory_order_relaxed);  // all but the head
       c->newer = newer;
       if (newer != nullptr)
         newer->older = c;
@@ -160,6 +163,10 @@ RecordLog::RecordLog(Store& store, uint64_t lanes_off, Owner* owner, const ScanF
   work();
   for (auto& w : workers) w.join();
 
+  // Empty sealed chunks are cleaning candidates now; the others once the
+  // owner reports their dead records.
+  for (Chunk* c : chunks_) maybe_queue(c);
+
   // Appends resume after the last valid record of each lane's newest chunk.
   for (unsigned i = 0; i < kLogLanes; ++i) {
     Lane& lane = lanes_[i];
@@ -169,7 +176,14 @@ RecordLog::RecordLog(Store& store, uint64_t lanes_off, Owner* owner, const ScanF
 }
 
 RecordLog::~RecordLog() {
-  // Spares never linked are unreachable: give them back.
+  // A relocated victim stays linked: its records are duplicates of their
+  // copies (same versions), which the next open resolves. The pool is not
+  // touched otherwise: destroy_unopened() may have freed the log already.
+  // A chunk unlinked by a step never finished (its update threw before
+  // maybe_clean(), and no update came after) is freed; the objects its dead
+  // records referenced are left to recovery. Spares never linked are
+  // unreachable too: give them back.
+  if (unlinked_.chunk != nullptr) free_chunk(unlinked_.chunk);
   for (unsigned i = 0; i < kLogLanes; ++i) {
     Lane& lane = lanes_[i];
     if (lane.spare != nullptr && !lane.spare_linked) free_chunk(lane.spare);
@@ -238,6 +252,7 @@ void RecordLog::link_head(Lane& lane, Chunk* c) {
 void RecordLog::ensure_room(Lane& lane, uint64_t span) {
   if (lane.cur != nullptr && lane.pos + span <= lane.cur->capacity) return;
   if (lane.spare != nullptr && lane.spare_linked && span <= lane.spare->capacity) {
+    if (lane.cur != nullptr) seal(lane.cur);
     lane.cur = lane.spare;
     lane.pos = 0;
     lane.spare = nullptr;
@@ -253,6 +268,14 @@ void RecordLog::ensure_room(Lane& lane, uint64_t span) {
   Chunk* c = make_chunk(lane, next_capacity(lane, span));
   store_.durable_fence();
   link_head(lane, c);
+  if (lane.cur != nullptr) seal(lane.cur);
+  if (lane.spare != nullptr) {
+    // Linked but too small for this record: it stays in the chain, empty,
+    // behind the new head; sealed, the cleaner unlinks and frees it.
+    seal(lane.spare);
+    lane.spare = nullptr;
+    lane.spare_linked = false;
+  }
   lane.cur = c;
   lane.pos = 0;
 }
@@ -304,7 +327,17 @@ RecordLog::Loc RecordLog::append(uint32_t kind, uint64_t meta, uint64_t ref,
   lane.pos += span;
   lane.cur->used.store(lane.pos, std::memory_order_release);
   maintain_spare(lane);
+  // A cleaning step rides on this fence (see record_log.h).
+  bool prepared = false;
+  if (clean_due()) {
+    int idle = kIdle;
+    if (clean_state_.compare_exchange_strong(idle, kBusy, std::memory_order_acquire)) {
+      prepared = true;
+      prepare_clean(lane);
+    }
+  }
   store_.durable_fence();
+  if (prepared) clean_state_.store(kPrepared, std::memory_order_release);
   record_bytes_.fetch_add(span, std::memory_order_relaxed);
   return loc;
 }
@@ -316,25 +349,79 @@ void RecordLog::set_cleaning_thresholds(uint64_t dead, uint64_t victim) {
 }
 
 void RecordLog::dead(Loc loc, uint64_t span) {
-  // Clearing the live bit is the last touch of the chunk: a cleaner that
-  // sees it cleared (acquire) may free the chunk at once, without taking the
-  // key's lock.
   loc.chunk->dead.fetch_add(span, std::memory_order_relaxed);
   dead_bytes_.fetch_add(span, std::memory_order_relaxed);
+  maybe_queue(loc.chunk);
+  // The last touch of the chunk: a cleaner that sees the bit cleared
+  // (acquire) does not copy the record.
   loc.chunk->clear_live(reinterpret_cast<const char*>(loc.rec) - loc.chunk->tail);
 }
 
-void RecordLog::maybe_clean(bool owner_work) {
+void RecordLog::seal(Chunk* c) {
+  c->sealed.store(true, std::memory_order_release);
+  maybe_queue(c);
+}
+
+void RecordLog::maybe_queue(Chunk* c) {
+  if (!c->sealed.load(std::memory_order_acquire) || c->queued.load(std::memory_order_relaxed))
+    return;
+  // A sealed chunk never takes another record, and is never the head (an
+  // empty one is a spare that was passed over: all dead).
+  uint64_t used = c->used.load(std::memory_order_acquire);
+  if (c->dead.load(std::memory_order_relaxed) * 1000 <
+      used * victim_permille.load(std::memory_order_relaxed))
+    return;
+  if (c->queued.exchange(true, std::memory_order_acq_rel)) return;
+  std::lock_guard lock(candidates_mu_);
+  candidates_.push_back(c);
+  candidate_count_.fetch_add(1, std::memory_order_relaxed);
+}
+
+RecordLog::Chunk* RecordLog::take_candidate() {
+  // The deadest of the first few: the oldest candidates, which had the most
+  // time to die (a sealed chunk's dead bytes only grow).
+  constexpr size_t kSample = 16;
+  std::lock_guard lock(candidates_mu_);
+  if (candidates_.empty()) return nullptr;
+  size_t best = 0;
+  double best_dead = -1;
+  for (size_t i = 0; i < std::min(kSample, candidates_.size()); ++i) {
+    const Chunk* c = candidates_[i];
+    uint64_t used = c->used.load(std::memory_order_relaxed);
+    double d = used == 0 ? 1.0
+                         : static_cast<double>(c->dead.load(std::memory_order_relaxed)) /
+                               static_cast<double>(used);
+    if (d > best_dead) {
+      best_dead = d;
+      best = i;
+    }
+  }
+  Chunk* c = candidates_[best];
+  candidates_[best] = candidates_.back();
+  candidates_.pop_back();
+  candidate_count_.fetch_sub(1, std::memory_order_relaxed);
+  return c;
+}
+
+bool RecordLog::clean_due() const {
+  // A relocated victim leaves at the next step, due at once: its space, and
+  // the objects its dead records reference, come back.
+  if (relocated_pending_.load(std::memory_order_relaxed)) return true;
+  if (candidate_count_.load(std::memory_order_relaxed) == 0) return false;
   uint64_t total = record_bytes_.load(std::memory_order_relaxed);
   uint64_t dead = dead_bytes_.load(std::memory_order_relaxed);
-  bool clean = total >= min_clean_bytes.load(std::memory_order_relaxed) &&
-               dead * 1000 > total * dead_permille.load(std::memory_order_relaxed) &&
-               dead >= search_at_dead_.load(std::memory_order_relaxed);
-  if (!clean && !owner_work) return;
-  std::unique_lock lock(cleaner_mu_, std::try_to_lock);
-  if (!lock.owns_lock()) return;
-  if (owner_work) owner_->housekeeping();
-  if (clean) clean_one();
+  return total >= min_clean_bytes.load(std::memory_order_relaxed) &&
+         dead * 1000 > total * dead_permille.load(std::memory_order_relaxed);
+}
+
+void RecordLog::maybe_clean(bool owner_work) {
+  if (clean_state_.load(std::memory_order_relaxed) == kPrepared) finish_clean();
+  if (!owner_work) return;
+  int idle = kIdle;
+  if (!clean_state_.compare_exchange_strong(idle, kBusy, std::memory_order_acquire)) return;
+  // The records stay put meanwhile: no step can copy, unlink or free.
+  owner_->housekeeping();
+  clean_state_.store(kIdle, std::memory_order_release);
 }
 
 void RecordLog::for_each_record_locked(
@@ -356,93 +443,120 @@ void RecordLog::for_each_record_locked(
   }
 }
 
-bool RecordLog::clean_one() {
-  // The sealed chunk with the largest dead fraction, if at least half dead.
-  Chunk* victim = nullptr;
-  {
-    std::lock_guard lock(chunks_mu_);
-    double best = static_cast<double>(victim_permille.load(std::memory_order_relaxed)) / 1000;
-    for (Chunk* c : chunks_) {
-      uint64_t used = c->used.load(std::memory_order_relaxed);
-      if (used == 0) continue;
-      double f = static_cast<double>(c->dead.load(std::memory_order_relaxed)) / used;
-      if (f >= best) {
-        best = f;
-        victim = c;
-      }
-    }
+void RecordLog::prepare_clean(Lane& lane) {
+  // Under kBusy and `lane`'s lock, before the appender's fence. The previous
+  // victim leaves the log at that fence.
+  if (relocated_.chunk != nullptr) {
+    unlink(relocated_.chunk, &lane);
+    unlinked_ = std::move(relocated_);
+    relocated_ = {};
+    relocated_pending_.store(false, std::memory_order_relaxed);
   }
-  // Nothing to clean yet: search again once a few more records died (a
-  // sixteenth of a largest chunk).
-  auto search_later = [&] {
-    search_at_dead_.store(dead_bytes_.load(std::memory_order_relaxed) + kMaxChunk / 16,
-                          std::memory_order_relaxed);
-    return false;
-  };
-  if (victim == nullptr) return search_later();
-  {
-    Lane& lane = lanes_[victim->lane];
-    std::lock_guard lock(lane.mu);
-    if (victim == lane.cur || victim == lane.spare || victim->newer == nullptr)
-      return search_later();
+  step_ = Step{};
+  Chunk* victim = take_candidate();
+  if (victim == nullptr) return;
+  bool copied = false;
+  try {
+    copied = copy_live(lane, victim);
+  } catch (const std::exception&) {
+    // A full pool or no memory.
   }
-  search_at_dead_.store(0, std::memory_order_relaxed);
-  // Sealed: no one appends to it any more, and only this cleaner frees it.
-  uint64_t used = victim->used.load(std::memory_order_acquire);
-  std::vector<Loc> live, gone;
+  if (copied) {
+    step_.victim = victim;
+    return;
+  }
+  // Give the step up: the copies made are dead; the victim waits for the
+  // next step. The appender's update itself goes on.
+  for (Loc c : step_.copies) dead(c);
+  step_ = Step{};
+  std::lock_guard lock(candidates_mu_);
+  candidates_.push_back(victim);
+  candidate_count_.fetch_add(1, std::memory_order_relaxed);
+}
+
+bool RecordLog::copy_live(Lane& lane, Chunk* victim) {
+  // Sealed: no one appends to it any more, and only the cleaner frees it.
   // The records below `used` were checked when written or recovered.
+  uint64_t used = victim->used.load(std::memory_order_acquire);
+  uint64_t live_bytes = 0;
   for (uint64_t pos = 0; pos < used;) {
     Loc loc{reinterpret_cast<const RecordHeader*>(victim->tail + pos), victim};
-    (victim->is_live(pos) ? live : gone).push_back(loc);
-    pos += record_span(loc.rec->body_len);
-  }
-
-  // Copy the live records (one fence for all of them).
-  std::vector<Loc> copies;
-  if (!live.empty()) {
-    std::unique_lock<std::mutex> lock;
-    Lane& lane = pick_lane(lock);
-    for (Loc from : live) {
-      uint64_t span = record_span(from.rec->body_len);
-      ensure_room(lane, span);
-      char* dst = lane.cur->tail + lane.pos;
-      RecordHeader h = *from.rec;
-      std::memcpy(dst + sizeof(RecordHeader), from.body(), h.body_len);
-      seal_record(lane.cur->nonce, h, dst);
-      store_.pool().persister().pwb(dst, span);
-      copies.push_back({reinterpret_cast<const RecordHeader*>(dst), lane.cur});
-      lane.cur->set_live(lane.pos);
-      lane.pos += span;
-      lane.cur->used.store(lane.pos, std::memory_order_release);
-      record_bytes_.fetch_add(span, std::memory_order_relaxed);
+    uint64_t span = record_span(loc.rec->body_len);
+    if (victim->is_live(pos)) {
+      step_.live.push_back(loc);
+      live_bytes += span;
+    } else {
+      step_.gone.push_back(loc);
     }
-    maintain_spare(lane);
-    store_.durable_fence();
+    pos += span;
   }
-  std::vector<Loc> copied_gone;
-  for (size_t i = 0; i < live.size(); ++i) {
-    if (!owner_->relocate(live[i], copies[i])) {
-      dead(copies[i]);                 // superseded meanwhile: the copy is dead too
-      copied_gone.push_back(live[i]);  // and the original leaves the log
-    }
+  // The copies must fit in the lane's current chunk and its linked spare:
+  // a chunk made now would cost a fence of its own. If not, a later
+  // append has a spare ready (a record too large for any regular chunk
+  // gets its fence).
+  uint64_t room = lane.cur->capacity - lane.pos;
+  if (lane.spare != nullptr && lane.spare_linked) room += lane.spare->capacity;
+  if (live_bytes > room && live_bytes <= kMaxChunk - kChunkOverhead) return false;
+  step_.copies.reserve(step_.live.size());
+  for (Loc from : step_.live) {
+    uint64_t span = record_span(from.rec->body_len);
+    ensure_room(lane, span);
+    char* dst = lane.cur->tail + lane.pos;
+    RecordHeader h = *from.rec;
+    std::memcpy(dst + sizeof(RecordHeader), from.body(), h.body_len);
+    seal_record(lane.cur->nonce, h, dst);
+    store_.pool().persister().pwb(dst, span);
+    step_.copies.push_back({reinterpret_cast<const RecordHeader*>(dst), lane.cur});
+    lane.cur->set_live(lane.pos);
+    lane.pos += span;
+    lane.cur->used.store(lane.pos, std::memory_order_release);
+    record_bytes_.fetch_add(span, std::memory_order_relaxed);
   }
-  unlink(victim);  // durable: from here no crash can bring its records back
-  for (Loc loc : gone) owner_->dropped(*loc.rec, loc.body(), true);
-  for (Loc loc : copied_gone) owner_->dropped(*loc.rec, loc.body(), false);
-  free_chunk(victim);
-  cleanings_.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
 
-void RecordLog::unlink(Chunk* victim) {
+void RecordLog::finish_clean() {
+  int prepared = kPrepared;
+  if (!clean_state_.compare_exchange_strong(prepared, kBusy, std::memory_order_acquire)) return;
+  release_unlinked();
+  if (step_.victim != nullptr) {
+    Relocated r;
+    r.chunk = step_.victim;
+    r.gone = std::move(step_.gone);
+    for (size_t i = 0; i < step_.live.size(); ++i) {
+      if (!owner_->relocate(step_.live[i], step_.copies[i])) {
+        dead(step_.copies[i]);                   // superseded meanwhile: the copy is dead too
+        r.copied_gone.push_back(step_.live[i]);  // and the original leaves the log
+      }
+    }
+    relocated_ = std::move(r);
+    relocated_pending_.store(true, std::memory_order_relaxed);
+    cleanings_.fetch_add(1, std::memory_order_relaxed);
+  }
+  step_ = Step{};
+  clean_state_.store(kIdle, std::memory_order_release);
+}
+
+void RecordLog::release_unlinked() {
+  // Its unlink is durable: no crash can bring these records back.
+  if (unlinked_.chunk == nullptr) return;
+  for (Loc loc : unlinked_.gone) owner_->dropped(*loc.rec, loc.body(), true);
+  for (Loc loc : unlinked_.copied_gone) owner_->dropped(*loc.rec, loc.body(), false);
+  free_chunk(unlinked_.chunk);
+  unlinked_ = {};
+}
+
+void RecordLog::unlink(Chunk* victim, const Lane* held) {
+  // Not durable here: the caller fences.
   Lane& lane = lanes_[victim->lane];
-  std::lock_guard lock(lane.mu);
-  Chunk* n = victim->newer;
+  std::unique_lock<std::mutex> lock(lane.mu, std::defer_lock);
+  if (&lane != held) lock.lock();
+  Chunk* n = victim->newer;  // sealed chunks are never the head
+  if (n == nullptr) throw Error(Status(StatusCode::kInternal, "log cleaner: unlinking a head"));
   LogChunkData* nd = store_.pool().at<LogChunkData>(n->off);
   uint64_t prev = store_.pool().at<LogChunkData>(victim->off)->prev;
   std::atomic_ref<uint64_t>(nd->prev).store(prev, std::memory_order_release);
   store_.pool().persister().pwb(&nd->prev, sizeof(uint64_t));
-  store_.durable_fence();
   n->older = victim->older;
   if (victim->older != nullptr) victim->older->newer = n;
 }

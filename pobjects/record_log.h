@@ -24,12 +24,29 @@
 // a second fence.
 //
 // Space: a record superseded by a newer one is dead. The owner reports dead
-// records (dead()); when dead bytes pass 15% of the log, an update also
-// cleans one chunk: it copies the chunk's live records to the cleaner's lane
-// (one fence for all), repoints the owner's index to the copies, unlinks the
-// chunk (one fence) and frees it. Readers hold the owner's per-key lock while
-// they read a record, and repointing takes that lock, so no reader can be
-// inside a chunk when it is freed (reclamation by lock, not by epochs).
+// records (dead()); a sealed chunk (its lane has moved on) at least 30% dead
+// joins the cleaner's candidates. When dead bytes pass 15% of the log, an
+// update also cleans one chunk, in two halves that cost no fence of their
+// own:
+//   - before the update's fence, it copies the victim's live records after
+//     its own record (so that fence makes them durable too) and unlinks the
+//     previous victim (durable at the same fence);
+//   - after the update, outside the owner's locks (maybe_clean), it frees
+//     the previous victim and repoints the owner's index to the copies.
+// A step whose copies would need a chunk made on the spot (a fence of its
+// own) is left to a later update, once the lane's spare is ready.
+// A victim's unlink thus waits for the next cleaning's fence; until then it
+// stays linked, and a crash leaves both the originals and the copies, which
+// carry the same versions (the owner keeps one). Readers hold the owner's
+// per-key lock while they read a record, and repointing takes that lock, so
+// no reader is inside a chunk when it is freed (reclamation by lock, not by
+// epochs).
+//
+// The victim is the deadest of a few candidates (a bounded sample, so that
+// choosing costs the same at 17,000 chunks as at 10). Measured and not
+// kept: LFS's cost-benefit ranking and a lane of its own for the copies
+// (hot/cold segregation) copied as much under YCSB's Zipfian updates as
+// this (docs/types.md).
 #ifndef NVOBJ_POBJECTS_RECORD_LOG_H_
 #define NVOBJ_POBJECTS_RECORD_LOG_H_
 
@@ -148,11 +165,10 @@ class RecordLog {
   void dead(Loc loc) { dead(loc, record_span(loc.rec->body_len)); }
   void dead(Loc loc, uint64_t span);  // span known: the record is not read
 
-  // Cleans one chunk if dead bytes exceed a quarter of the log (bounded
-  // work; a no-op while another thread cleans). Appenders call it after
-  // their update, outside the owner's key locks.
-  // With owner_work, also runs the owner's housekeeping(). Either way
-  // nothing happens while another thread cleans.
+  // Finishes the cleaning step an append began (bounded work; a no-op while
+  // another thread cleans). Appenders call it after their update, outside
+  // the owner's key locks. With owner_work, also runs the owner's
+  // housekeeping() (nothing happens while another thread cleans).
   void maybe_clean(bool owner_work = false);
 
   // fn(const RecordHeader&, const char* body) for every record; only from
@@ -185,8 +201,16 @@ class RecordLog {
   void link_head(Lane& lane, Chunk* c);
   void maintain_spare(Lane& lane);
   uint64_t next_capacity(const Lane& lane, uint64_t span) const;
-  bool clean_one();
-  void unlink(Chunk* victim);
+  void seal(Chunk* c);
+  void maybe_queue(Chunk* c);
+  Chunk* take_candidate();
+  bool clean_due() const;
+  void prepare_clean(Lane& lane);
+  // Copies victim's live records into step_ (false: no room without a fence).
+  bool copy_live(Lane& lane, Chunk* victim);
+  void finish_clean();
+  void release_unlinked();
+  void unlink(Chunk* victim, const Lane* held);
   void free_chunk(Chunk* c);
 
   Store& store_;
@@ -201,12 +225,30 @@ class RecordLog {
   std::atomic<uint64_t> record_bytes_{0};
   std::atomic<uint64_t> dead_bytes_{0};
   std::atomic<uint64_t> cleanings_{0};
-  // After a victim search found nothing, the dead bytes the log must reach
-  // before the next search: a search scans every chunk, and in a steady
-  // state just under the victim threshold it would otherwise run on every
-  // update (it cost more than the updates themselves).
-  std::atomic<uint64_t> search_at_dead_{0};
-  std::mutex cleaner_mu_;
+
+  // Cleaning. Sealed chunks dead enough to clean, each queued once:
+  std::mutex candidates_mu_;
+  std::vector<Chunk*> candidates_;
+  std::atomic<size_t> candidate_count_{0};
+  // One cleaning step at a time: kIdle -> kBusy (prepare, before the
+  // appender's fence) -> kPrepared (after it: the copies and the previous
+  // unlink are durable) -> kBusy (finish, by any thread) -> kIdle.
+  enum CleanState : int { kIdle, kBusy, kPrepared };
+  std::atomic<int> clean_state_{kIdle};
+  struct Step {
+    Chunk* victim = nullptr;
+    std::vector<Loc> live, gone, copies;
+  };
+  Step step_;  // the step being prepared or finished (owned by kBusy's holder)
+  // The previous victim: relocated, still linked until the next step's
+  // unlink, with the records to report dropped() once it is unlinked.
+  struct Relocated {
+    Chunk* chunk = nullptr;
+    std::vector<Loc> gone, copied_gone;
+  };
+  Relocated relocated_;
+  std::atomic<bool> relocated_pending_{false};  // relocated_.chunk != nullptr
+  Relocated unlinked_;  // unlinked by the step in progress (durable at kPrepared)
 };
 
 }  // namespace nvobj
