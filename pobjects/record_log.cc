@@ -445,59 +445,51 @@ void RecordLog::for_each_record_locked(
 
 void RecordLog::prepare_clean(Lane& lane) {
   // Under kBusy and `lane`'s lock, before the appender's fence. The previous
-  // victim leaves the log at that fence.
+  // victim leaves the log at that fence. (The steps' vectors are swapped and
+  // cleared, never freed: each step would otherwise allocate them anew.)
   if (relocated_.chunk != nullptr) {
     unlink(relocated_.chunk, &lane);
-    unlinked_ = std::move(relocated_);
-    relocated_ = {};
+    std::swap(unlinked_, relocated_);  // unlinked_ was released: empty
     relocated_pending_.store(false, std::memory_order_relaxed);
   }
-  step_ = Step{};
+  step_.clear();
   Chunk* victim = take_candidate();
   if (victim == nullptr) return;
-  bool copied = false;
-  try {
-    copied = copy_live(lane, victim);
-  } catch (const std::exception&) {
-    // A full pool or no memory.
-  }
-  if (copied) {
-    step_.victim = victim;
-    return;
+  // The copies must fit in the lane's current chunk and its linked spare:
+  // a chunk made now would cost a fence of its own. If not, a later append
+  // has its spare ready (a record too large for any regular chunk gets its
+  // fence). A sealed chunk's live bytes are its used bytes less its dead.
+  uint64_t live_bytes =
+      victim->used.load(std::memory_order_acquire) - victim->dead.load(std::memory_order_relaxed);
+  uint64_t room = lane.cur->capacity - lane.pos;
+  if (lane.spare != nullptr && lane.spare_linked) room += lane.spare->capacity;
+  if (live_bytes <= room || live_bytes > kMaxChunk - kChunkOverhead) {
+    try {
+      copy_live(lane, victim);
+      step_.victim = victim;
+      return;
+    } catch (const std::exception&) {
+      // A full pool or no memory.
+    }
   }
   // Give the step up: the copies made are dead; the victim waits for the
   // next step. The appender's update itself goes on.
   for (Loc c : step_.copies) dead(c);
-  step_ = Step{};
+  step_.clear();
   std::lock_guard lock(candidates_mu_);
   candidates_.push_back(victim);
   candidate_count_.fetch_add(1, std::memory_order_relaxed);
 }
 
-bool RecordLog::copy_live(Lane& lane, Chunk* victim) {
+void RecordLog::copy_live(Lane& lane, Chunk* victim) {
   // Sealed: no one appends to it any more, and only the cleaner frees it.
   // The records below `used` were checked when written or recovered.
   uint64_t used = victim->used.load(std::memory_order_acquire);
-  uint64_t live_bytes = 0;
   for (uint64_t pos = 0; pos < used;) {
     Loc loc{reinterpret_cast<const RecordHeader*>(victim->tail + pos), victim};
-    uint64_t span = record_span(loc.rec->body_len);
-    if (victim->is_live(pos)) {
-      step_.live.push_back(loc);
-      live_bytes += span;
-    } else {
-      step_.gone.push_back(loc);
-    }
-    pos += span;
+    (victim->is_live(pos) ? step_.live : step_.gone).push_back(loc);
+    pos += record_span(loc.rec->body_len);
   }
-  // The copies must fit in the lane's current chunk and its linked spare:
-  // a chunk made now would cost a fence of its own. If not, a later
-  // append has a spare ready (a record too large for any regular chunk
-  // gets its fence).
-  uint64_t room = lane.cur->capacity - lane.pos;
-  if (lane.spare != nullptr && lane.spare_linked) room += lane.spare->capacity;
-  if (live_bytes > room && live_bytes <= kMaxChunk - kChunkOverhead) return false;
-  step_.copies.reserve(step_.live.size());
   for (Loc from : step_.live) {
     uint64_t span = record_span(from.rec->body_len);
     ensure_room(lane, span);
@@ -512,7 +504,6 @@ bool RecordLog::copy_live(Lane& lane, Chunk* victim) {
     lane.cur->used.store(lane.pos, std::memory_order_release);
     record_bytes_.fetch_add(span, std::memory_order_relaxed);
   }
-  return true;
 }
 
 void RecordLog::finish_clean() {
@@ -520,20 +511,19 @@ void RecordLog::finish_clean() {
   if (!clean_state_.compare_exchange_strong(prepared, kBusy, std::memory_order_acquire)) return;
   release_unlinked();
   if (step_.victim != nullptr) {
-    Relocated r;
+    Relocated& r = relocated_;  // empty: moved to unlinked_ by the prepare
     r.chunk = step_.victim;
-    r.gone = std::move(step_.gone);
+    r.gone.swap(step_.gone);
     for (size_t i = 0; i < step_.live.size(); ++i) {
       if (!owner_->relocate(step_.live[i], step_.copies[i])) {
         dead(step_.copies[i]);                   // superseded meanwhile: the copy is dead too
         r.copied_gone.push_back(step_.live[i]);  // and the original leaves the log
       }
     }
-    relocated_ = std::move(r);
     relocated_pending_.store(true, std::memory_order_relaxed);
     cleanings_.fetch_add(1, std::memory_order_relaxed);
   }
-  step_ = Step{};
+  step_.clear();
   clean_state_.store(kIdle, std::memory_order_release);
 }
 
@@ -543,7 +533,7 @@ void RecordLog::release_unlinked() {
   for (Loc loc : unlinked_.gone) owner_->dropped(*loc.rec, loc.body(), true);
   for (Loc loc : unlinked_.copied_gone) owner_->dropped(*loc.rec, loc.body(), false);
   free_chunk(unlinked_.chunk);
-  unlinked_ = {};
+  unlinked_.clear();
 }
 
 void RecordLog::unlink(Chunk* victim, const Lane* held) {

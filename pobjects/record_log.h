@@ -206,8 +206,8 @@ class RecordLog {
   Chunk* take_candidate();
   bool clean_due() const;
   void prepare_clean(Lane& lane);
-  // Copies victim's live records into step_ (false: no room without a fence).
-  bool copy_live(Lane& lane, Chunk* victim);
+  // Copies victim's live records after lane's last record, into step_.
+  void copy_live(Lane& lane, Chunk* victim);
   void finish_clean();
   void release_unlinked();
   void unlink(Chunk* victim, const Lane* held);
@@ -238,6 +238,12 @@ class RecordLog {
   struct Step {
     Chunk* victim = nullptr;
     std::vector<Loc> live, gone, copies;
+    void clear() {
+      victim = nullptr;
+      live.clear();
+      gone.clear();
+      copies.clear();
+    }
   };
   Step step_;  // the step being prepared or finished (owned by kBusy's holder)
   // The previous victim: relocated, still linked until the next step's
@@ -245,6 +251,11 @@ class RecordLog {
   struct Relocated {
     Chunk* chunk = nullptr;
     std::vector<Loc> gone, copied_gone;
+    void clear() {
+      chunk = nullptr;
+      gone.clear();
+      copied_gone.clear();
+    }
   };
   Relocated relocated_;
   std::atomic<bool> relocated_pending_{false};  // relocated_.chunk != nullptr
