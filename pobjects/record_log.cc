@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <bit>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <random>
 #include <thread>
 #include <unordered_set>
@@ -54,7 +56,7 @@ struct RecordLog::Chunk {
   std::atomic<uint64_t> dead{0};    // bytes of superseded records
   std::atomic<bool> sealed{false};  // its lane has moved on: no more appends
   std::atomic<bool> queued{false};  // made a cleaning candidate (once)
-  Chunk* older = nullptr;           // chain neighbours (under the lane's lock)
+  Chunk* older = nullptr;           // chain neighbours (see link_head, unlink)
   Chunk* newer = nullptr;
   // Bit i: the record at byte 8*i is live (not reported dead), so the
   // cleaner tells live from dead records without asking the owner.
@@ -448,7 +450,7 @@ void RecordLog::prepare_clean(Lane& lane) {
   // victim leaves the log at that fence. (The steps' vectors are swapped and
   // cleared, never freed: each step would otherwise allocate them anew.)
   if (relocated_.chunk != nullptr) {
-    unlink(relocated_.chunk, &lane);
+    unlink(relocated_.chunk);
     std::swap(unlinked_, relocated_);  // unlinked_ was released: empty
     relocated_pending_.store(false, std::memory_order_relaxed);
   }
@@ -536,13 +538,16 @@ void RecordLog::release_unlinked() {
   unlinked_.clear();
 }
 
-void RecordLog::unlink(Chunk* victim, const Lane* held) {
-  // Not durable here: the caller fences.
-  Lane& lane = lanes_[victim->lane];
-  std::unique_lock<std::mutex> lock(lane.mu, std::defer_lock);
-  if (&lane != held) lock.lock();
-  Chunk* n = victim->newer;  // sealed chunks are never the head
-  if (n == nullptr) throw Error(Status(StatusCode::kInternal, "log cleaner: unlinking a head"));
+void RecordLog::unlink(Chunk* victim) {
+  // Not durable here: the caller fences. No lane lock: only the cleaning
+  // step (one at a time) writes a victim's neighbours' links, and
+  // link_head() touches only the head's `newer` and the new chunk's
+  // `older`; a victim is never the head, nor older than nothing.
+  Chunk* n = victim->newer;
+  if (n == nullptr) {
+    std::fprintf(stderr, "nvobj: log cleaner invariant: a sealed chunk is the head\n");
+    std::abort();
+  }
   LogChunkData* nd = store_.pool().at<LogChunkData>(n->off);
   uint64_t prev = store_.pool().at<LogChunkData>(victim->off)->prev;
   std::atomic_ref<uint64_t>(nd->prev).store(prev, std::memory_order_release);

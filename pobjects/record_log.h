@@ -210,7 +210,7 @@ class RecordLog {
   void copy_live(Lane& lane, Chunk* victim);
   void finish_clean();
   void release_unlinked();
-  void unlink(Chunk* victim, const Lane* held);
+  void unlink(Chunk* victim);
   void free_chunk(Chunk* c);
 
   Store& store_;
