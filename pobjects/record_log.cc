@@ -409,7 +409,10 @@ bool RecordLog::clean_due() const {
   // A relocated victim leaves at the next step, due at once: its space, and
   // the objects its dead records reference, come back.
   if (relocated_pending_.load(std::memory_order_relaxed)) return true;
-  if (candidate_count_.load(std::memory_order_relaxed) == 0) return false;
+  return candidate_count_.load(std::memory_order_relaxed) != 0 && over_threshold();
+}
+
+bool RecordLog::over_threshold() const {
   uint64_t total = record_bytes_.load(std::memory_order_relaxed);
   uint64_t dead = dead_bytes_.load(std::memory_order_relaxed);
   return total >= min_clean_bytes.load(std::memory_order_relaxed) &&
@@ -455,7 +458,9 @@ void RecordLog::prepare_clean(Lane& lane) {
     relocated_pending_.store(false, std::memory_order_relaxed);
   }
   step_.clear();
-  Chunk* victim = take_candidate();
+  // (A step due only to unlink its predecessor takes no new victim below
+  // the threshold.)
+  Chunk* victim = over_threshold() ? take_candidate() : nullptr;
   if (victim == nullptr) return;
   // The copies must fit in the lane's current chunk and its linked spare:
   // a chunk made now would cost a fence of its own. If not, a later append

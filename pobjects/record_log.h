@@ -205,6 +205,7 @@ class RecordLog {
   void maybe_queue(Chunk* c);
   Chunk* take_candidate();
   bool clean_due() const;
+  bool over_threshold() const;  // dead bytes past the cleaning threshold
   void prepare_clean(Lane& lane);
   // Copies victim's live records after lane's last record, into step_.
   void copy_live(Lane& lane, Chunk* victim);
