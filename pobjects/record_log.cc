@@ -374,6 +374,10 @@ void RecordLog::maybe_queue(Chunk* c) {
       used * victim_permille.load(std::memory_order_relaxed))
     return;
   if (c->queued.exchange(true, std::memory_order_acq_rel)) return;
+  push_candidate(c);
+}
+
+void RecordLog::push_candidate(Chunk* c) {
   std::lock_guard lock(candidates_mu_);
   candidates_.push_back(c);
   candidate_count_.fetch_add(1, std::memory_order_relaxed);
@@ -483,9 +487,7 @@ void RecordLog::prepare_clean(Lane& lane) {
   // next step. The appender's update itself goes on.
   for (Loc c : step_.copies) dead(c);
   step_.clear();
-  std::lock_guard lock(candidates_mu_);
-  candidates_.push_back(victim);
-  candidate_count_.fetch_add(1, std::memory_order_relaxed);
+  push_candidate(victim);  // still queued: not pushed by maybe_queue again
 }
 
 void RecordLog::copy_live(Lane& lane, Chunk* victim) {

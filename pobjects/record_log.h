@@ -203,6 +203,7 @@ class RecordLog {
   uint64_t next_capacity(const Lane& lane, uint64_t span) const;
   void seal(Chunk* c);
   void maybe_queue(Chunk* c);
+  void push_candidate(Chunk* c);
   Chunk* take_candidate();
   bool clean_due() const;
   bool over_threshold() const;  // dead bytes past the cleaning threshold
