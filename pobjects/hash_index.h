@@ -77,6 +77,24 @@ class HashIndex {
       if (s.hash == k.hash && key_of(s.entry) == k.s) return &s.entry;
     }
   }
+  // The entry of k if it points to `loc` (whose record holds k), or null:
+  // the location identifies the entry, so the key in the record (a cache
+  // miss) need not be compared.
+  MapEntry* find_at(const Key& k, RecordLog::Loc loc) {
+    Shard& sh = shard(k);
+    if (sh.mask == 0) return nullptr;
+    for (uint64_t i = probe_start(sh, k.hash);; i = (i + 1) & sh.mask) {
+      Slot& s = sh.slots[i];
+      if (s.hash == 0) return nullptr;
+      if (s.hash == k.hash && s.entry.loc == loc) return &s.entry;
+    }
+  }
+  // Starts loading the cache line where a lookup of k begins.
+  void prefetch(const Key& k) {
+    Shard& sh = shard(k);
+    tbb::spin_rw_mutex::scoped_lock lock(sh.mu, /*write=*/false);
+    if (sh.mask != 0) __builtin_prefetch(&sh.slots[probe_start(sh, k.hash)]);
+  }
   // k's entry, made with `loc` (whose record holds k) if absent.
   MapEntry& emplace(const Key& k, RecordLog::Loc loc) {
     if (MapEntry* e = find(k)) return *e;

@@ -251,10 +251,21 @@ class MapCore final : public RecordLog::Owner {
     Key k = Index::key(decode_map_record(*from.rec, from.body()).key);
     std::lock_guard stripe(stripe_for(k));
     typename Index::ExclusiveLock lock(index_, k);
-    MapEntry* e = index_.find(k);
+    MapEntry* e;
+    if constexpr (requires { index_.find_at(k, from); })
+      e = index_.find_at(k, from);
+    else
+      e = index_.find(k);
     if (e == nullptr || !(e->loc == from)) return false;  // the copy is dead
     e->loc = to;
     return true;
+  }
+  void prefetch_key(std::string_view key) const {
+    if constexpr (requires(Key k) { index_.prefetch(k); }) index_.prefetch(Index::key(key));
+  }
+  void prefetch(RecordLog::Loc from) override {
+    if constexpr (requires(Key k) { index_.prefetch(k); })
+      index_.prefetch(Index::key(decode_map_record(*from.rec, from.body()).key));
   }
   void dropped(const RecordHeader& h, const char*, bool last_copy) override {
     if (last_copy && h.kind == kPutRef && h.ref != 0) store_.destroy_object(h.ref);

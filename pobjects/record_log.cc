@@ -323,7 +323,6 @@ RecordLog::Loc RecordLog::append(uint32_t kind, uint64_t meta, uint64_t ref,
   h.ref = ref;
   h.meta = meta;
   seal_record(lane.cur->nonce, h, dst);
-  store_.pool().persister().pwb(dst, span);
   Loc loc{reinterpret_cast<const RecordHeader*>(dst), lane.cur};
   lane.cur->set_live(lane.pos);
   lane.pos += span;
@@ -338,6 +337,9 @@ RecordLog::Loc RecordLog::append(uint32_t kind, uint64_t meta, uint64_t ref,
       prepare_clean(lane);
     }
   }
+  // Written back last, after every locked instruction above (each would
+  // wait for it to complete: copy_live says why), right before the fence.
+  store_.pool().persister().pwb(dst, span);
   store_.durable_fence();
   if (prepared) clean_state_.store(kPrepared, std::memory_order_release);
   record_bytes_.fetch_add(span, std::memory_order_relaxed);
@@ -499,6 +501,12 @@ void RecordLog::copy_live(Lane& lane, Chunk* victim) {
     (victim->is_live(pos) ? step_.live : step_.gone).push_back(loc);
     pos += record_span(loc.rec->body_len);
   }
+  // The copies are written back after the loop, in one run per chunk: a
+  // locked instruction (set_live's) waits for every write-back issued
+  // before it to complete, as a fence does, so a write-back per copy would
+  // make each copy cost a fence.
+  std::vector<std::pair<const char*, uint64_t>>& runs = step_.runs;
+  uint64_t copied = 0;
   for (Loc from : step_.live) {
     uint64_t span = record_span(from.rec->body_len);
     ensure_room(lane, span);
@@ -506,13 +514,18 @@ void RecordLog::copy_live(Lane& lane, Chunk* victim) {
     RecordHeader h = *from.rec;
     std::memcpy(dst + sizeof(RecordHeader), from.body(), h.body_len);
     seal_record(lane.cur->nonce, h, dst);
-    store_.pool().persister().pwb(dst, span);
+    if (!runs.empty() && runs.back().first + runs.back().second == dst)
+      runs.back().second += span;
+    else
+      runs.emplace_back(dst, span);
     step_.copies.push_back({reinterpret_cast<const RecordHeader*>(dst), lane.cur});
     lane.cur->set_live(lane.pos);
     lane.pos += span;
     lane.cur->used.store(lane.pos, std::memory_order_release);
-    record_bytes_.fetch_add(span, std::memory_order_relaxed);
+    copied += span;
   }
+  record_bytes_.fetch_add(copied, std::memory_order_relaxed);
+  for (auto [p, n] : runs) store_.pool().persister().pwb(p, n);
 }
 
 void RecordLog::finish_clean() {
@@ -523,7 +536,11 @@ void RecordLog::finish_clean() {
     Relocated& r = relocated_;  // empty: moved to unlinked_ by the prepare
     r.chunk = step_.victim;
     r.gone.swap(step_.gone);
-    for (size_t i = 0; i < step_.live.size(); ++i) {
+    constexpr size_t kAhead = 8;  // lookups in flight
+    const size_t n = step_.live.size();
+    for (size_t i = 0; i < std::min(kAhead, n); ++i) owner_->prefetch(step_.live[i]);
+    for (size_t i = 0; i < n; ++i) {
+      if (i + kAhead < n) owner_->prefetch(step_.live[i + kAhead]);
       if (!owner_->relocate(step_.live[i], step_.copies[i])) {
         dead(step_.copies[i]);                   // superseded meanwhile: the copy is dead too
         r.copied_gone.push_back(step_.live[i]);  // and the original leaves the log

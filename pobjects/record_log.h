@@ -121,6 +121,9 @@ class RecordLog {
     // points to `from`, and return whether it did. If not, `to` is one more
     // superseded record of the key.
     virtual bool relocate(Loc from, Loc to) = 0;
+    // A hint: relocate(from, ...) comes soon (the cleaner relocates in
+    // batches; the index lookups' cache misses then overlap).
+    virtual void prefetch(Loc /*from*/) {}
     // A superseded record of this key has left the log (durably).
     // `last_copy` is false when a copy of it is still in the log (a
     // relocation that lost a race): what its ref names is still referenced.
@@ -240,11 +243,13 @@ class RecordLog {
   struct Step {
     Chunk* victim = nullptr;
     std::vector<Loc> live, gone, copies;
+    std::vector<std::pair<const char*, uint64_t>> runs;  // the copies' bytes, to write back
     void clear() {
       victim = nullptr;
       live.clear();
       gone.clear();
       copies.clear();
+      runs.clear();
     }
   };
   Step step_;  // the step being prepared or finished (owned by kBusy's holder)
