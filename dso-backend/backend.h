@@ -81,6 +81,12 @@ class Backend {
   // Lines for INFO's nvobj section ("field:value\r\n").
   virtual std::string info() = 0;
 
+  // A hint, not a call: a command on key comes next (the server passes a
+  // pipeline's next command while it runs the current one), so a backend
+  // may start loading what the lookup of key will touch. No lock is held
+  // and the key may be of any type, or absent.
+  virtual void prefetch(std::string_view /*key*/) {}
+
   // --- key space ---
   virtual ValueType type(std::string_view key) = 0;
   // Removes the key whatever its type; false if absent.

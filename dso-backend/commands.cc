@@ -171,6 +171,12 @@ void withdraw_parked(ClientState& client) {
 
 }  // namespace
 
+void CommandTable::prefetch(ServerContext& server, const std::vector<std::string>& args) const {
+  // The first argument is the key of nearly every keyed command; where it
+  // is not (CONFIG GET, PING msg), the hint is only wasted.
+  if (args.size() >= 2 && server.backend != nullptr) server.backend->prefetch(args[1]);
+}
+
 void CommandTable::execute(ServerContext& server, ClientState& client,
                            std::vector<std::string>& args, ReplyWriter& out) const {
   server.commands.fetch_add(1, std::memory_order_relaxed);

@@ -98,6 +98,10 @@ class CommandTable {
   // reply; the backend left nothing half-done.
   void execute(ServerContext& server, ClientState& client, std::vector<std::string>& args,
                ReplyWriter& out) const;
+  // A pipelined command that will run after the current one: lets the
+  // backend start loading its key (Backend::prefetch), so that the cache
+  // misses of its lookup overlap the current command. No lock is taken.
+  void prefetch(ServerContext& server, const std::vector<std::string>& args) const;
   size_t size() const { return commands_.size(); }
   const Map& commands() const { return commands_; }
 

@@ -61,6 +61,8 @@ class NvobjBackend final : public Backend, private UserObjects {
         store_.open_report().objects);
   }
 
+  void prefetch(std::string_view key) override { keys_->prefetch(key); }
+
   // --- key space ---
   ValueType type(std::string_view key) override { return lookup(key).type; }
   bool del(std::string_view key) override { return keys_->remove(key); }

@@ -78,6 +78,9 @@ class DurableMap : public PObject<Self, DurableMapData> {
   auto read(std::string_view key, F&& f) const {
     return core_->read(key, std::forward<F>(f));
   }
+  // A hint that key is about to be used: starts loading its index entry
+  // (a server runs a pipeline's next command while this arrives).
+  void prefetch(std::string_view key) const { core_->prefetch_key(key); }
   // The object stored under key by put_ref, or 0.
   uint64_t get_ref(std::string_view key) const { return Ops::get_ref(*core_, key); }
   uint64_t size() const { return core_->size(); }

@@ -103,6 +103,7 @@ class ObjectSpace final : public Backend, private StateStore {
     return inner_.user_objects() != nullptr ? &user_view_ : nullptr;
   }
   std::string info() override;
+  void prefetch(std::string_view key) override { inner_.prefetch(key); }
   ValueType type(std::string_view key) override;
   bool del(std::string_view key) override;
   uint64_t size() override;

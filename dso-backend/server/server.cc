@@ -154,7 +154,8 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
   // then writes the replies and reads on.
   void run() {
     ReplyWriter writer(&pending_, client_.version);
-    while (!client_.close_after_reply && client_.parked == nullptr && parser_.next(&args_)) {
+    while (!client_.close_after_reply && client_.parked == nullptr && take_next()) {
+      peek();
       server_.table().execute(server_.ctx(), client_, args_, writer);
       writer.set_version(client_.version);  // HELLO may have switched it
       if (client_.parked != nullptr) parked();
@@ -169,6 +170,25 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
       abandon_parked();
     }
     pump();
+  }
+
+  // Moves the next command into args_: the one peek() parsed, else the
+  // parser's next.
+  bool take_next() {
+    if (!has_next_) return parser_.next(&args_);
+    args_.swap(next_args_);
+    has_next_ = false;
+    return true;
+  }
+
+  // Parses the command after the current one, if it has arrived, and lets
+  // the backend start loading its key while the current one runs. It stays
+  // here, unexecuted, if the current one parks or closes the connection,
+  // just as the ones still in the parser.
+  void peek() {
+    if (has_next_ || !parser_.next(&next_args_)) return;
+    has_next_ = true;
+    server_.table().prefetch(server_.ctx(), next_args_);
   }
 
   // Starts what is due: a write of the pending replies, else the close
@@ -287,7 +307,9 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
   bool closed_ = false;
   RequestParser parser_;
   ClientState client_;
-  std::vector<std::string> args_;
+  std::vector<std::string> args_;       // the command being run
+  std::vector<std::string> next_args_;  // the one after it, if has_next_
+  bool has_next_ = false;
   std::array<char, 16384> in_;
   std::string out_;      // being written
   std::string pending_;  // replies not yet written
