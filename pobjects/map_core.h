@@ -268,7 +268,16 @@ class MapCore final : public RecordLog::Owner {
       index_.prefetch(Index::key(decode_map_record(*from.rec, from.body()).key));
   }
   void dropped(const RecordHeader& h, const char*, bool last_copy) override {
-    if (last_copy && h.kind == kPutRef && h.ref != 0) store_.destroy_object(h.ref);
+    if (!last_copy || h.kind != kPutRef || h.ref == 0) return;
+    if (shared_refs_left_.load(std::memory_order_acquire) != 0) {
+      std::lock_guard lock(shared_refs_mu_);
+      if (auto it = shared_refs_.find(h.ref); it != shared_refs_.end()) {
+        if (--it->second == 0) shared_refs_.erase(it);
+        shared_refs_left_.fetch_sub(1, std::memory_order_release);
+        return;  // another record still names the object
+      }
+    }
+    store_.destroy_object(h.ref);
   }
   // Drops the tombstones that hide no older record (cleaner lock held).
   void housekeeping() override { sweep_tombstones(); }
@@ -320,14 +329,41 @@ class MapCore final : public RecordLog::Owner {
       e.present = e.kind != kRemove;
       presence_changed(k);
     }
-    if (superseded) log_.dead(superseded);
+    if (!superseded) return;
+    if (superseded.rec->kind == kPutRef && superseded.rec->ref != 0) {
+      std::lock_guard lock(shared_refs_mu_);
+      ++shared_refs_[superseded.rec->ref];  // counted in finish_recovery
+    }
+    log_.dead(superseded);
   }
 
   void finish_recovery() {
     next_version_.store(max_version_.load() + 1);
     int64_t present = 0, tombs = 0;
+    // A relocated record and its copy both survive a close or a crash
+    // before the next cleaning step unlinks the original: recovery keeps
+    // one and counts the other dead, and both name the same object. Each
+    // record is dropped once; the object must be destroyed once, by the
+    // last. shared_refs_ counts, per object that dead records name, the
+    // records (dead ones, and a live one) beyond the first: their drops
+    // leave it alone.
     index_.for_each_locked(
-        [&](std::string_view, const MapEntry& e) { ++(e.present ? present : tombs); }, [] {});
+        [&](std::string_view, const MapEntry& e) {
+          ++(e.present ? present : tombs);
+          if (e.present && e.kind == kPutRef && !shared_refs_.empty())
+            if (auto it = shared_refs_.find(e.loc.rec->ref); it != shared_refs_.end()) ++it->second;
+        },
+        [] {});
+    uint64_t left = 0;
+    for (auto it = shared_refs_.begin(); it != shared_refs_.end();) {
+      if (--it->second == 0) {
+        it = shared_refs_.erase(it);
+      } else {
+        left += it->second;
+        ++it;
+      }
+    }
+    shared_refs_left_.store(left, std::memory_order_release);
     size_.store(present);
     tombstones_.store(tombs);
     if (tombs != 0) sweep_tombstones();
@@ -387,6 +423,11 @@ class MapCore final : public RecordLog::Owner {
   mutable Index index_;  // its locks are taken by const reads
   std::array<Stripe, kStripes> stripes_;
   std::atomic<uint64_t> max_version_{0};
+  // Objects named by more than one record (recovery's duplicates, see
+  // finish_recovery): drops still to skip, per object.
+  std::mutex shared_refs_mu_;
+  std::unordered_map<uint64_t, uint32_t> shared_refs_;
+  std::atomic<uint64_t> shared_refs_left_{0};
   std::atomic<uint64_t> next_version_{1};
   std::atomic<int64_t> size_{0};
   std::atomic<int64_t> tombstones_{0};  // removed keys kept for their tombstones

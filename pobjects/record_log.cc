@@ -1,5 +1,8 @@
 #include "pobjects/record_log.h"
 
+#include <pthread.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <bit>
 #include <chrono>
@@ -20,20 +23,42 @@ void register_pobject_destroyers();  // phashmap.cc
 namespace {
 
 constexpr uint64_t kChunkOverhead = kObjectHeaderSize + sizeof(LogChunkData);
-constexpr uint64_t kMinChunk = 512;       // allocation bytes of a lane's first chunk
-constexpr uint64_t kMaxChunk = 64 << 10;  // ... and of its largest regular chunk
-std::atomic<uint64_t> min_clean_bytes{256 << 10};
+constexpr uint64_t kMinChunk = 512;       // allocation bytes of the smallest chunk
+constexpr uint64_t kMaxChunk = 64 << 10;  // ... and of the largest regular chunk
+std::atomic<uint64_t> min_clean_bytes{RecordLog::kDefaultMinCleanBytes};
 // Cleaning starts when dead records pass this fraction of the log (in
 // 1/1000): 150 keeps a log of 1 KB records within 1.25x of its live bytes.
 std::atomic<uint64_t> dead_permille{150};
 // A chunk is cleaned only if at least this fraction of it is dead.
 std::atomic<uint64_t> victim_permille{300};
 
+// Bumped in a forked child: see fresh_nonce.
+std::atomic<uint64_t> fork_generation{0};
+
+// A chunk's nonce must differ from that of any chunk its memory held
+// before, or that chunk's records, still in the memory past the new
+// chunk's last record, would check out as the new chunk's and come back at
+// the next open. A forked child inherits its parent's generator state, and
+// the allocator hands out the same offsets again: without a reseed, each
+// child repeated the nonces its siblings had used (the DSO kill test's
+// writers, forked from one parent, brought old records back).
 uint64_t fresh_nonce() {
-  thread_local std::mt19937_64 rng(
-      std::random_device{}() ^
-      static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
-      std::hash<std::thread::id>{}(std::this_thread::get_id()));
+  static std::once_flag registered;
+  std::call_once(registered, [] {
+    ::pthread_atfork(nullptr, nullptr,
+                     [] { fork_generation.fetch_add(1, std::memory_order_relaxed); });
+  });
+  thread_local std::mt19937_64 rng;
+  thread_local uint64_t seeded_for = ~uint64_t{0};
+  uint64_t generation = fork_generation.load(std::memory_order_relaxed);
+  if (seeded_for != generation) {
+    std::random_device rd;
+    rng.seed((uint64_t{rd()} << 32 | rd()) ^
+             static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+             std::hash<std::thread::id>{}(std::this_thread::get_id()) ^
+             static_cast<uint64_t>(::getpid()));
+    seeded_for = generation;
+  }
   return rng();
 }
 
@@ -212,11 +237,18 @@ RecordLog::Lane& RecordLog::pick_lane(std::unique_lock<std::mutex>& lock) {
   }
 }
 
-uint64_t RecordLog::next_capacity(const Lane& lane, uint64_t span) const {
-  uint64_t total = kMinChunk;
-  if (lane.cur != nullptr)
-    total = std::clamp<uint64_t>(std::bit_ceil(lane.cur->capacity + kChunkOverhead) * 2, kMinChunk,
-                                 kMaxChunk);
+uint64_t RecordLog::next_capacity(uint64_t span) const {
+  // About an eighth of the live records: the chunks a log keeps whatever
+  // it holds (each lane's head and spare) stay in proportion to it, from
+  // 1 KB for a map of one key to 128 KB per lane from 512 KB of records.
+  // (Sized by the previous chunk instead, a small map's chunks grew with
+  // every update of its few keys.)
+  uint64_t records = record_bytes_.load(std::memory_order_relaxed);
+  uint64_t dead = dead_bytes_.load(std::memory_order_relaxed);
+  uint64_t live = records > dead ? records - dead : 0;
+  uint64_t total = std::clamp<uint64_t>(std::bit_ceil(live / 8 + 1), kMinChunk, kMaxChunk);
+  if (uint64_t want = room_wanted_.load(std::memory_order_relaxed); want != 0)
+    total = std::max(total, std::min(std::bit_ceil(want + kChunkOverhead), kMaxChunk));
   if (span + kChunkOverhead > total) {
     total = span + kChunkOverhead;
     total = total <= kMaxChunk ? std::bit_ceil(total) : (total + 4095) / 4096 * 4096;
@@ -251,8 +283,16 @@ void RecordLog::link_head(Lane& lane, Chunk* c) {
   lane.head = c;
 }
 
-void RecordLog::ensure_room(Lane& lane, uint64_t span) {
+void RecordLog::ensure_room(Lane& lane, uint64_t span, bool spare_durable) {
   if (lane.cur != nullptr && lane.pos + span <= lane.cur->capacity) return;
+  // A spare made by an earlier append is durable: it may be linked now,
+  // the head's new pointer becoming durable with the record at this
+  // append's fence (as when maintain_spare links it).
+  if (spare_durable && lane.spare != nullptr && !lane.spare_linked &&
+      span <= lane.spare->capacity) {
+    link_head(lane, lane.spare);
+    lane.spare_linked = true;
+  }
   if (lane.spare != nullptr && lane.spare_linked && span <= lane.spare->capacity) {
     if (lane.cur != nullptr) seal(lane.cur);
     lane.cur = lane.spare;
@@ -267,7 +307,7 @@ void RecordLog::ensure_room(Lane& lane, uint64_t span) {
     free_chunk(lane.spare);  // its prev is the head this chunk replaces
     lane.spare = nullptr;
   }
-  Chunk* c = make_chunk(lane, next_capacity(lane, span));
+  Chunk* c = make_chunk(lane, next_capacity(span));
   store_.durable_fence();
   link_head(lane, c);
   if (lane.cur != nullptr) seal(lane.cur);
@@ -291,7 +331,7 @@ void RecordLog::maintain_spare(Lane& lane) {
   }
   if (lane.spare == nullptr && lane.pos * 2 >= lane.cur->capacity) {
     try {
-      lane.spare = make_chunk(lane, next_capacity(lane, 0));  // durable at this append's fence
+      lane.spare = make_chunk(lane, next_capacity(0));  // durable at this append's fence
       lane.spare_linked = false;
     } catch (const Error&) {
       // Pool full: the next append that needs room reports it.
@@ -310,7 +350,7 @@ RecordLog::Loc RecordLog::append(uint32_t kind, uint64_t meta, uint64_t ref,
 
   std::unique_lock<std::mutex> lock;
   Lane& lane = pick_lane(lock);
-  ensure_room(lane, span);
+  ensure_room(lane, span, /*spare_durable=*/true);
   char* dst = lane.cur->tail + lane.pos;
   char* at = dst + sizeof(RecordHeader);
   for (std::string_view p : parts) {
@@ -335,6 +375,9 @@ RecordLog::Loc RecordLog::append(uint32_t kind, uint64_t meta, uint64_t ref,
     if (clean_state_.compare_exchange_strong(idle, kBusy, std::memory_order_acquire)) {
       prepared = true;
       prepare_clean(lane);
+      // Copies that took the spare: the next one is made now, durable at
+      // this fence and so ready for the next append.
+      if (lane.spare == nullptr) maintain_spare(lane);
     }
   }
   // Written back last, after every locked instruction above (each would
@@ -480,10 +523,13 @@ void RecordLog::prepare_clean(Lane& lane) {
     try {
       copy_live(lane, victim);
       step_.victim = victim;
+      room_wanted_.store(0, std::memory_order_relaxed);
       return;
     } catch (const std::exception&) {
       // A full pool or no memory.
     }
+  } else {
+    room_wanted_.store(live_bytes, std::memory_order_relaxed);  // for the chunks made next
   }
   // Give the step up: the copies made are dead; the victim waits for the
   // next step. The appender's update itself goes on.
@@ -509,7 +555,7 @@ void RecordLog::copy_live(Lane& lane, Chunk* victim) {
   uint64_t copied = 0;
   for (Loc from : step_.live) {
     uint64_t span = record_span(from.rec->body_len);
-    ensure_room(lane, span);
+    ensure_room(lane, span, /*spare_durable=*/false);  // a spare made by this append is not
     char* dst = lane.cur->tail + lane.pos;
     RecordHeader h = *from.rec;
     std::memcpy(dst + sizeof(RecordHeader), from.body(), h.body_len);

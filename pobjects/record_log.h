@@ -188,8 +188,10 @@ class RecordLog {
   Stats stats() const;
   uint64_t lanes_offset() const { return lanes_off_; }
 
-  // Logs smaller than this are never cleaned (256 KiB). Tests lower it so
-  // that small workloads exercise the cleaner; process-wide.
+  // Logs smaller than this are never cleaned (by default every log may be:
+  // a small map updated over and over must not keep its past). Tests
+  // change it (process-wide) to clean early or never.
+  static constexpr uint64_t kDefaultMinCleanBytes = 0;
   static void set_min_clean_bytes(uint64_t bytes);
   // Cleaning starts when dead bytes exceed `dead` permille of the log, and
   // cleans chunks at least `victim` permille dead (defaults 150, 300).
@@ -199,11 +201,12 @@ class RecordLog {
   struct Lane;
 
   Lane& pick_lane(std::unique_lock<std::mutex>& lock);
-  void ensure_room(Lane& lane, uint64_t span);
+  // spare_durable: an unlinked spare was made by an earlier append.
+  void ensure_room(Lane& lane, uint64_t span, bool spare_durable);
   Chunk* make_chunk(Lane& lane, uint64_t capacity);
   void link_head(Lane& lane, Chunk* c);
   void maintain_spare(Lane& lane);
-  uint64_t next_capacity(const Lane& lane, uint64_t span) const;
+  uint64_t next_capacity(uint64_t span) const;
   void seal(Chunk* c);
   void maybe_queue(Chunk* c);
   void push_candidate(Chunk* c);
@@ -229,6 +232,9 @@ class RecordLog {
   std::vector<Chunk*> chunks_;
   std::atomic<uint64_t> record_bytes_{0};
   std::atomic<uint64_t> dead_bytes_{0};
+  // The live bytes of a victim that did not fit in its appender's lane:
+  // the next chunks are made at least that large, so that it can be.
+  std::atomic<uint64_t> room_wanted_{0};
   std::atomic<uint64_t> cleanings_{0};
 
   // Cleaning. Sealed chunks dead enough to clean, each queued once:

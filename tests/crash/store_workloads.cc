@@ -516,7 +516,7 @@ Workload map_workload(const std::string& name, size_t ops) {
   w.pool_size = 8 << 20;
   w.ops = ops;
   w.setup = [](Pool& p) {
-    RecordLog::set_min_clean_bytes(4 << 10);  // clean and sweep early: the workload is small
+    RecordLog::set_min_clean_bytes(0);  // clean and sweep early: the workload is small
     detail::min_tombstone_sweep = 0;
     setup_store(p, [](Store& st) { st.set_root("map", MapT::create(st)); });
   };
@@ -626,7 +626,7 @@ Workload list_workload(size_t ops) {
   w.pool_size = 8 << 20;
   w.ops = ops;
   w.setup = [](Pool& p) {
-    RecordLog::set_min_clean_bytes(4 << 10);
+    RecordLog::set_min_clean_bytes(0);
     detail::min_tombstone_sweep = 0;
     setup_store(p, [](Store& st) {
       auto l = PList::create(st);
@@ -729,7 +729,7 @@ Workload sorted_set_workload(size_t ops) {
   w.ops = ops;
   w.noop_ops = zset_noop_ops(ops);
   w.setup = [](Pool& p) {
-    RecordLog::set_min_clean_bytes(4 << 10);
+    RecordLog::set_min_clean_bytes(0);
     detail::min_tombstone_sweep = 0;
     setup_store(p, [](Store& st) { st.set_root("zset", PSortedSet::create(st)); });
   };

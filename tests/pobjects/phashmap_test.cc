@@ -145,7 +145,7 @@ TEST_F(PHashMapTest, RemovedKeysStayRemovedThroughCleaningSweepsAndRestarts) {
     map_->put("keep" + std::to_string(i), kb);
   }
   for (int i = 0; i < kKeys; ++i) ASSERT_TRUE(map_->remove("gone" + std::to_string(i)));
-  RecordLog::set_min_clean_bytes(256 << 10);
+  RecordLog::set_min_clean_bytes(RecordLog::kDefaultMinCleanBytes);
   for (int i = 0; i < 10; ++i) map_->put("churn", std::to_string(i));
   MapStats st = map_->stats();
   EXPECT_GT(st.cleanings, 0u);
@@ -163,6 +163,40 @@ TEST_F(PHashMapTest, RemovedKeysStayRemovedThroughCleaningSweepsAndRestarts) {
   EXPECT_EQ(map_->size(), uint64_t{kKeys} + 1);
   for (int i = 0; i < kKeys; ++i) ASSERT_FALSE(map_->contains("gone" + std::to_string(i))) << i;
   for (int i = 0; i < kKeys; ++i) ASSERT_EQ(map_->get("keep" + std::to_string(i)), kb);
+}
+
+TEST_F(PHashMapTest, AMapOfFewKeysStaysSmallUnderUpdates) {
+  // Chunks are sized by the live records and small logs are cleaned: a hash
+  // of one field, updated over and over (a session, a counter), keeps a few
+  // small chunks, not a log of every value it ever had.
+  for (int i = 0; i < 20000; ++i) map_->put("field", "value " + std::to_string(i));
+  MapStats st = map_->stats();
+  EXPECT_GT(st.cleanings, 0u);
+  EXPECT_LT(st.pool_bytes, uint64_t{8} << 10);
+  EXPECT_EQ(map_->get("field"), "value 19999");
+  reopen();
+  EXPECT_EQ(map_->size(), 1u);
+  EXPECT_EQ(map_->get("field"), "value 19999");
+  for (int i = 0; i < 1000; ++i) map_->put("field", "again " + std::to_string(i));
+  EXPECT_LT(map_->stats().pool_bytes, uint64_t{8} << 10);
+}
+
+TEST_F(PHashMapTest, AShrunkMapStillCleansItsLargeChunks) {
+  // Chunks made while the map was large hold more live bytes than the small
+  // chunks it makes once it has shrunk: the next chunks grow to take them.
+  const std::string v(200, 'v');
+  for (int i = 0; i < 5000; ++i) map_->put("k" + std::to_string(i), v);
+  for (int i = 0; i < 5000; ++i)
+    if (i % 10 != 0) map_->remove("k" + std::to_string(i));
+  for (int round = 0; round < 100; ++round)
+    for (int i = 0; i < 5000; i += 10) map_->put("k" + std::to_string(i), v);
+  MapStats st = map_->stats();
+  EXPECT_LT(static_cast<double>(st.dead_bytes), 0.3 * static_cast<double>(st.record_bytes));
+  EXPECT_LT(st.pool_bytes, uint64_t{400} << 10);  // 500 keys of ~250 B: no 64 KB chunks left
+  reopen();
+  EXPECT_EQ(map_->size(), 500u);
+  for (int i = 0; i < 5000; ++i)
+    ASSERT_EQ(map_->contains("k" + std::to_string(i)), i % 10 == 0) << i;
 }
 
 TEST_F(PHashMapTest, RecordsLargerThanTheSpareChunkMixWithCleaning) {
@@ -191,7 +225,7 @@ TEST_F(PHashMapTest, RecordsLargerThanTheSpareChunkMixWithCleaning) {
     for (const auto& [k, v] : want) ASSERT_EQ(map_->get(k), v) << k;
   };
   check();
-  RecordLog::set_min_clean_bytes(256 << 10);
+  RecordLog::set_min_clean_bytes(RecordLog::kDefaultMinCleanBytes);
   reopen();
   check();
 }
@@ -205,7 +239,7 @@ TEST_F(PHashMapTest, OwnedObjectsAreDestroyedOnceTheirRecordIsCleaned) {
     inner->put("x", std::string(500, 'i'));
     for (int j = 0; j < 10; ++j) map_->put("pad" + std::to_string(j), std::string(300, 'p'));
   }
-  RecordLog::set_min_clean_bytes(256 << 10);
+  RecordLog::set_min_clean_bytes(RecordLog::kDefaultMinCleanBytes);
   auto inner = store_->ref<PHashMap>(map_->get_ref("inner"));
   EXPECT_EQ(inner->get("x"), std::string(500, 'i'));
   // Without destruction the 199 replaced maps (each with a log chunk)

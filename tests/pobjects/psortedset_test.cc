@@ -402,8 +402,10 @@ TEST_F(PSortedSetTest, OneFencePerUpdateNoneForUnchangedAddsAndReads) {
   for (int i = 0; i < 200; ++i) ASSERT_FALSE(set_->add(fmt::format("k{:03}", i), 100 + i));
   for (int i = 200; i < 300; ++i) set_->increment(fmt::format("k{:03}", i), 0.5);
   for (int i = 300; i < 400; ++i) ASSERT_TRUE(set_->remove(fmt::format("k{:03}", i)));
+  // The cleaner runs meanwhile (small logs are cleaned too): its steps ride
+  // on these fences.
   EXPECT_EQ(thread_persist_counters().fences - idle.fences, 400u);
-  EXPECT_EQ(set_->stats().cleanings, cleanings);  // so no cleaner fence hides in the count
+  EXPECT_GT(set_->stats().cleanings, cleanings);
 }
 
 TEST_F(PSortedSetTest, OwnedByAMapFoundAgainAndDestroyedWhenReplaced) {
@@ -427,7 +429,7 @@ TEST_F(PSortedSetTest, OwnedByAMapFoundAgainAndDestroyedWhenReplaced) {
     for (int j = 0; j < 20; ++j) z->add(fmt::format("member{:02}", j), j);
     for (int j = 0; j < 10; ++j) ns->put(fmt::format("pad{}", j), std::string(300, 'p'));
   }
-  RecordLog::set_min_clean_bytes(256 << 10);
+  RecordLog::set_min_clean_bytes(RecordLog::kDefaultMinCleanBytes);
   // 199 sets kept alive would hold well over 300 KB of log chunks.
   EXPECT_LT(store_->usage().live_bytes - live0, uint64_t{100} << 10);
   reopen();
