@@ -14,6 +14,7 @@
 #ifndef NVOBJ_POBJECTS_HASH_INDEX_H_
 #define NVOBJ_POBJECTS_HASH_INDEX_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -46,6 +47,10 @@ class HashIndex {
     std::unique_ptr<Slot[]> slots;
     uint64_t mask = 0;  // capacity - 1 (capacity a power of two, or 0)
     uint64_t count = 0;
+    // slots and mask for prefetch(), which takes no lock: a stale pair
+    // (grow() replaced the array meanwhile) only prefetches a useless line.
+    std::atomic<const Slot*> hint_slots{nullptr};
+    std::atomic<uint64_t> hint_mask{0};
   };
   static constexpr uint64_t kShards = 512;
 
@@ -89,11 +94,16 @@ class HashIndex {
       if (s.hash == k.hash && s.entry.loc == loc) return &s.entry;
     }
   }
-  // Starts loading the cache line where a lookup of k begins.
+  // Starts loading the cache line where a lookup of k begins. No lock (a
+  // hint taking the shard's lock cost two locked instructions per call).
   void prefetch(const Key& k) {
     Shard& sh = shard(k);
-    tbb::spin_rw_mutex::scoped_lock lock(sh.mu, /*write=*/false);
-    if (sh.mask != 0) __builtin_prefetch(&sh.slots[probe_start(sh, k.hash)]);
+    const Slot* slots = sh.hint_slots.load(std::memory_order_relaxed);
+    uint64_t mask = sh.hint_mask.load(std::memory_order_relaxed);
+    if (slots == nullptr) return;
+    // Integer arithmetic: the address may lie past a replaced array.
+    __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(slots) +
+                                                     ((k.hash >> 9) & mask) * sizeof(Slot)));
   }
   // k's entry, made with `loc` (whose record holds k) if absent.
   MapEntry& emplace(const Key& k, RecordLog::Loc loc) {
@@ -170,6 +180,11 @@ class HashIndex {
     uint64_t old_cap = sh.mask == 0 ? 0 : sh.mask + 1;
     sh.slots.reset(new Slot[cap]);
     sh.mask = cap - 1;
+    // The mask first: a prefetch that sees the old array with the new mask
+    // may address past it, which a prefetch tolerates; the new array with
+    // the old mask stays inside it.
+    sh.hint_mask.store(sh.mask, std::memory_order_relaxed);
+    sh.hint_slots.store(sh.slots.get(), std::memory_order_relaxed);
     for (uint64_t j = 0; j < old_cap; ++j) {
       if (old[j].hash == 0) continue;
       uint64_t i = probe_start(sh, old[j].hash);
