@@ -405,8 +405,18 @@ void RecordLog::dead(Loc loc, uint64_t span) {
 }
 
 void RecordLog::seal(Chunk* c) {
+  // The chunk is not touched once sealed: from then on another thread's
+  // dead() may queue it, and cleaning steps take it and free it. So the
+  // queueing is decided first (queued keeps dead() from queueing it too).
+  bool queue = dead_enough(c) && !c->queued.exchange(true, std::memory_order_acq_rel);
   c->sealed.store(true, std::memory_order_release);
-  maybe_queue(c);
+  if (queue) push_candidate(c);
+}
+
+bool RecordLog::dead_enough(const Chunk* c) {
+  uint64_t used = c->used.load(std::memory_order_acquire);
+  return c->dead.load(std::memory_order_relaxed) * 1000 >=
+         used * victim_permille.load(std::memory_order_relaxed);
 }
 
 void RecordLog::maybe_queue(Chunk* c) {
@@ -414,10 +424,7 @@ void RecordLog::maybe_queue(Chunk* c) {
     return;
   // A sealed chunk never takes another record, and is never the head (an
   // empty one is a spare that was passed over: all dead).
-  uint64_t used = c->used.load(std::memory_order_acquire);
-  if (c->dead.load(std::memory_order_relaxed) * 1000 <
-      used * victim_permille.load(std::memory_order_relaxed))
-    return;
+  if (!dead_enough(c)) return;
   if (c->queued.exchange(true, std::memory_order_acq_rel)) return;
   push_candidate(c);
 }
