@@ -68,10 +68,12 @@ bool run_module_code(std::string_view what, ReplyWriter& out, Fn&& fn) {
 }
 
 void cmd_dso_call(ServerContext& s, ClientState&, Args& a, ReplyWriter& out) {
-  UserObjects* objects = s.backend->user_objects();
-  if (objects == nullptr) return out.error(kNeedNvobj);
+  // The type first, as DSO.NEW: an unknown type is the same error on every
+  // backend (commands_fuzz compares the volatile and nvobj replies).
   const ModuleType* type = module_registry().find(a[1]);
   if (type == nullptr) return unknown_type(a[1], out);
+  UserObjects* objects = s.backend->user_objects();
+  if (objects == nullptr) return out.error(kNeedNvobj);
   auto method = type->methods.find(a[3]);
   if (method == type->methods.end())
     return out.error(fmt::format("unknown method '{}' of type '{}'", a[3], a[1]));
