@@ -103,7 +103,7 @@ class HashIndex {
     if (slots == nullptr) return;
     // Integer arithmetic: the address may lie past a replaced array.
     __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(slots) +
-                                                     ((k.hash >> 9) & mask) * sizeof(Slot)));
+                                                     probe_index(k.hash, mask) * sizeof(Slot)));
   }
   // k's entry, made with `loc` (whose record holds k) if absent.
   MapEntry& emplace(const Key& k, RecordLog::Loc loc) {
@@ -172,7 +172,8 @@ class HashIndex {
     return decode_map_record(*e.loc.rec, e.loc.body()).key;
   }
   Shard& shard(const Key& k) { return shards_[k.hash % kShards]; }
-  static uint64_t probe_start(const Shard& sh, uint64_t hash) { return (hash >> 9) & sh.mask; }
+  static uint64_t probe_index(uint64_t hash, uint64_t mask) { return (hash >> 9) & mask; }
+  static uint64_t probe_start(const Shard& sh, uint64_t hash) { return probe_index(hash, sh.mask); }
 
   void grow(Shard& sh) {
     uint64_t cap = sh.mask == 0 ? 16 : (sh.mask + 1) * 2;

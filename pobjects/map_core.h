@@ -264,8 +264,7 @@ class MapCore final : public RecordLog::Owner {
     if constexpr (requires(Key k) { index_.prefetch(k); }) index_.prefetch(Index::key(key));
   }
   void prefetch(RecordLog::Loc from) override {
-    if constexpr (requires(Key k) { index_.prefetch(k); })
-      index_.prefetch(Index::key(decode_map_record(*from.rec, from.body()).key));
+    prefetch_key(decode_map_record(*from.rec, from.body()).key);
   }
   void dropped(const RecordHeader& h, const char*, bool last_copy) override {
     if (!last_copy || h.kind != kPutRef || h.ref == 0) return;

@@ -380,8 +380,12 @@ RecordLog::Loc RecordLog::append(uint32_t kind, uint64_t meta, uint64_t ref,
       if (lane.spare == nullptr) maintain_spare(lane);
     }
   }
-  // Written back last, after every locked instruction above (each would
-  // wait for it to complete: copy_live says why), right before the fence.
+  // Written back last, right before the fence: a locked instruction (an
+  // atomic read-modify-write, a mutex, the allocator's) waits for every
+  // write-back issued before it to complete, as a fence does, so each one
+  // above would otherwise cost a fence. The cleaning step's copies too
+  // (step_ is this append's only if it prepared the step).
+  if (prepared) write_back_copies();
   store_.pool().persister().pwb(dst, span);
   store_.durable_fence();
   if (prepared) clean_state_.store(kPrepared, std::memory_order_release);
@@ -539,7 +543,10 @@ void RecordLog::prepare_clean(Lane& lane) {
     room_wanted_.store(live_bytes, std::memory_order_relaxed);  // for the chunks made next
   }
   // Give the step up: the copies made are dead; the victim waits for the
-  // next step. The appender's update itself goes on.
+  // next step. The appender's update itself goes on. (The copies are still
+  // written back: a torn one would end its chunk's scan at recovery, before
+  // the records appended after it.)
+  write_back_copies();
   for (Loc c : step_.copies) dead(c);
   step_.clear();
   push_candidate(victim);  // still queued: not pushed by maybe_queue again
@@ -554,10 +561,8 @@ void RecordLog::copy_live(Lane& lane, Chunk* victim) {
     (victim->is_live(pos) ? step_.live : step_.gone).push_back(loc);
     pos += record_span(loc.rec->body_len);
   }
-  // The copies are written back after the loop, in one run per chunk: a
-  // locked instruction (set_live's) waits for every write-back issued
-  // before it to complete, as a fence does, so a write-back per copy would
-  // make each copy cost a fence.
+  // Not written back here but by append, in one run per chunk, after the
+  // locked instructions (set_live's among them): see append.
   std::vector<std::pair<const char*, uint64_t>>& runs = step_.runs;
   uint64_t copied = 0;
   for (Loc from : step_.live) {
@@ -578,7 +583,11 @@ void RecordLog::copy_live(Lane& lane, Chunk* victim) {
     copied += span;
   }
   record_bytes_.fetch_add(copied, std::memory_order_relaxed);
-  for (auto [p, n] : runs) store_.pool().persister().pwb(p, n);
+}
+
+void RecordLog::write_back_copies() {
+  for (auto [p, n] : step_.runs) store_.pool().persister().pwb(p, n);
+  step_.runs.clear();
 }
 
 void RecordLog::finish_clean() {

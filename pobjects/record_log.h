@@ -212,12 +212,13 @@ class RecordLog {
   void push_candidate(Chunk* c);
   Chunk* take_candidate();
   bool clean_due() const;
-  bool over_threshold() const;
-  static bool dead_enough(
-      const Chunk* c);  // at least victim_permille dead  // dead bytes past the cleaning threshold
+  bool over_threshold() const;              // dead bytes past the cleaning threshold
+  static bool dead_enough(const Chunk* c);  // at least victim_permille of it dead
   void prepare_clean(Lane& lane);
   // Copies victim's live records after lane's last record, into step_.
   void copy_live(Lane& lane, Chunk* victim);
+  // Writes back the copies step_.runs holds (before the appender's fence).
+  void write_back_copies();
   void finish_clean();
   void release_unlinked();
   void unlink(Chunk* victim);
