@@ -86,6 +86,9 @@ class Backend {
   // may start loading what the lookup of key will touch. No lock is held
   // and the key may be of any type, or absent.
   virtual void prefetch(std::string_view /*key*/) {}
+  // The second stage, a command later: the key's index entry is likely in
+  // cache now; start loading its value. May take the index's read lock.
+  virtual void prefetch_value(std::string_view /*key*/) {}
 
   // --- key space ---
   virtual ValueType type(std::string_view key) = 0;

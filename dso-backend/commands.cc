@@ -171,10 +171,15 @@ void withdraw_parked(ClientState& client) {
 
 }  // namespace
 
-void CommandTable::prefetch(ServerContext& server, const std::vector<std::string>& args) const {
+void CommandTable::prefetch(ServerContext& server, const std::vector<std::string>& args,
+                            bool value) const {
   // The first argument is the key of nearly every keyed command; where it
   // is not (CONFIG GET, PING msg), the hint is only wasted.
-  if (args.size() >= 2 && server.backend != nullptr) server.backend->prefetch(args[1]);
+  if (args.size() < 2 || server.backend == nullptr) return;
+  if (value)
+    server.backend->prefetch_value(args[1]);
+  else
+    server.backend->prefetch(args[1]);
 }
 
 void CommandTable::execute(ServerContext& server, ClientState& client,

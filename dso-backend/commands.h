@@ -99,9 +99,10 @@ class CommandTable {
   void execute(ServerContext& server, ClientState& client, std::vector<std::string>& args,
                ReplyWriter& out) const;
   // A pipelined command that will run after the current one: lets the
-  // backend start loading its key (Backend::prefetch), so that the cache
-  // misses of its lookup overlap the current command. No lock is taken.
-  void prefetch(ServerContext& server, const std::vector<std::string>& args) const;
+  // backend start loading its key's index entry (Backend::prefetch), or
+  // with `value` its value (Backend::prefetch_value), so that the cache
+  // misses of its lookup overlap the current command.
+  void prefetch(ServerContext& server, const std::vector<std::string>& args, bool value) const;
   size_t size() const { return commands_.size(); }
   const Map& commands() const { return commands_; }
 

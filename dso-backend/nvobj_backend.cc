@@ -62,6 +62,7 @@ class NvobjBackend final : public Backend, private UserObjects {
   }
 
   void prefetch(std::string_view key) override { keys_->prefetch(key); }
+  void prefetch_value(std::string_view key) override { keys_->prefetch_value(key); }
 
   // --- key space ---
   ValueType type(std::string_view key) override { return lookup(key).type; }

@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   CLI::App app{"nvobj-dso: durable shared objects over the Redis protocol"};
   std::string pool = "/dev/shm/nvobj/dso.pool", size_text = "1G", mode_text = "auto";
   std::string backend_name = "nvobj", protected_text = "yes", max_size_text = "64G";
+  std::string group_commit_text = "yes";
   std::string max_bulk_text = "512M", query_buffer_text = "1G", log_level;
   uint64_t timeout_seconds = 0;
   std::vector<std::string> modules;
@@ -41,6 +42,11 @@ int main(int argc, char** argv) {
   app.add_option("--bind", so.bind, "address to listen on")->capture_default_str();
   app.add_option("--port", so.port, "TCP port (0: any free port)")->capture_default_str();
   app.add_option("--io-threads", so.io_threads, "I/O threads")->capture_default_str();
+  app.add_option("--group-commit", group_commit_text,
+                 "yes: with one I/O thread, a client's pipelined updates share one fence "
+                 "before their replies")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"yes", "no"}));
   app.add_option("--backend", backend_name,
                  "nvobj|volatile|pmemobj-tx|fs (fs: --pool names a directory)")
       ->capture_default_str();
@@ -70,6 +76,7 @@ int main(int argc, char** argv) {
                  "load a module of user-defined object types (a shared library; repeatable)");
   CLI11_PARSE(app, argc, argv);
   so.protected_mode = protected_text != "no";
+  so.group_commit = group_commit_text == "yes";
   so.idle_timeout = std::chrono::seconds(timeout_seconds);
   auto max_bulk = nvobj::parse_size(max_bulk_text);
   auto query_buffer = nvobj::parse_size(query_buffer_text);
@@ -167,9 +174,11 @@ int main(int argc, char** argv) {
   }
   for (const auto& m : nvobj::dso::module_registry().modules())
     log.info("nvobj-dso: module {} ({}): types {}", m.name, m.path, fmt::join(m.types, ", "));
-  log.info("nvobj-dso: {}:{}, {} I/O threads, maxclients {}, timeout {} s, proto-max-bulk-len {}",
-           so.bind, server.port(), so.io_threads, so.max_clients, timeout_seconds,
-           nvobj::format_size(so.parser.max_bulk_len));
+  log.info(
+      "nvobj-dso: {}:{}, {} I/O threads, group commit {}, maxclients {}, timeout {} s, "
+      "proto-max-bulk-len {}",
+      so.bind, server.port(), so.io_threads, so.group_commit && so.io_threads <= 1 ? "on" : "off",
+      so.max_clients, timeout_seconds, nvobj::format_size(so.parser.max_bulk_len));
   // The line tests and scripts wait for.
   std::printf("nvobj-dso ready on %s:%u\n", so.bind.c_str(), server.port());
   std::fflush(stdout);

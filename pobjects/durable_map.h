@@ -81,6 +81,8 @@ class DurableMap : public PObject<Self, DurableMapData> {
   // A hint that key is about to be used: starts loading its index entry
   // (a server runs a pipeline's next command while this arrives).
   void prefetch(std::string_view key) const { core_->prefetch_key(key); }
+  // Then, once the entry is likely in cache: starts loading its record.
+  void prefetch_value(std::string_view key) const { core_->prefetch_value(key); }
   // The object stored under key by put_ref, or 0.
   uint64_t get_ref(std::string_view key) const { return Ops::get_ref(*core_, key); }
   uint64_t size() const { return core_->size(); }

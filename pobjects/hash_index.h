@@ -105,6 +105,23 @@ class HashIndex {
     __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(slots) +
                                                      probe_index(k.hash, mask) * sizeof(Slot)));
   }
+  // Starts loading the record of the first entry whose hash is k's (most
+  // likely k's: no key compare, which would wait for that very record),
+  // under the shard's read lock (the slot array may be replaced).
+  void prefetch_record(const Key& k) {
+    Shard& sh = shard(k);
+    tbb::spin_rw_mutex::scoped_lock lock(sh.mu, /*write=*/false);
+    if (sh.mask == 0) return;
+    for (uint64_t i = probe_start(sh, k.hash);; i = (i + 1) & sh.mask) {
+      const Slot& s = sh.slots[i];
+      if (s.hash == 0) return;
+      if (s.hash == k.hash) {
+        __builtin_prefetch(s.entry.loc.rec);  // the header and what follows it
+        __builtin_prefetch(reinterpret_cast<const char*>(s.entry.loc.rec) + 63);
+        return;
+      }
+    }
+  }
   // k's entry, made with `loc` (whose record holds k) if absent.
   MapEntry& emplace(const Key& k, RecordLog::Loc loc) {
     if (MapEntry* e = find(k)) return *e;

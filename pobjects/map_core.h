@@ -263,6 +263,10 @@ class MapCore final : public RecordLog::Owner {
   void prefetch_key(std::string_view key) const {
     if constexpr (requires(Key k) { index_.prefetch(k); }) index_.prefetch(Index::key(key));
   }
+  void prefetch_value(std::string_view key) const {
+    if constexpr (requires(Key k) { index_.prefetch_record(k); })
+      index_.prefetch_record(Index::key(key));
+  }
   void prefetch(RecordLog::Loc from) override {
     prefetch_key(decode_map_record(*from.rec, from.body()).key);
   }

@@ -111,6 +111,8 @@ struct RecordLog::Lane {
   uint64_t pos = 0;        // bytes used in cur
   Chunk* spare = nullptr;  // the next chunk: made (durable), then linked
   bool spare_linked = false;
+  uint64_t spare_ticket = 0;  // the commit that makes the spare durable (CommitTicket)
+  Chunk* last = nullptr;      // where the lane's last update record went
 };
 
 uint64_t RecordLog::create(Store& store) {
@@ -195,11 +197,32 @@ RecordLog::RecordLog(Store& store, uint64_t lanes_off, Owner* owner, const ScanF
   for (Chunk* c : chunks_) maybe_queue(c);
 
   // Appends resume after the last valid record of each lane's newest chunk.
+  bool scrubbed = false;
   for (unsigned i = 0; i < kLogLanes; ++i) {
     Lane& lane = lanes_[i];
     lane.cur = lane.head;
-    if (lane.cur != nullptr) lane.pos = lane.cur->used.load(std::memory_order_relaxed);
+    if (lane.cur != nullptr) {
+      lane.pos = lane.cur->used.load(std::memory_order_relaxed);
+      scrubbed |= scrub_tail(lane.cur);
+    }
   }
+  if (scrubbed) store_.durable_fence();
+}
+
+bool RecordLog::scrub_tail(Chunk* c) {
+  // A crash during a group commit (runtime/group_commit.h) may leave a torn
+  // record with durable ones after it: the scan stopped at the torn one,
+  // and the records after it are not part of the log. Appends resume over
+  // the torn one; a record written there that ends where an old one begins
+  // would let a later scan run on into the old ones. So they are cleared.
+  uint64_t used = c->used.load(std::memory_order_relaxed);
+  for (uint64_t pos = used + kRecordAlign; pos < c->capacity; pos += kRecordAlign) {
+    if (valid_record_span(c->nonce, c->tail + pos, c->capacity - pos) == 0) continue;
+    std::memset(c->tail + used, 0, c->capacity - used);
+    store_.pool().persister().pwb(c->tail + used, c->capacity - used);
+    return true;
+  }
+  return false;
 }
 
 RecordLog::~RecordLog() {
@@ -210,7 +233,11 @@ RecordLog::~RecordLog() {
   // maybe_clean(), and no update came after) is freed; the objects its dead
   // records referenced are left to recovery. Spares never linked are
   // unreachable too: give them back.
-  if (unlinked_.chunk != nullptr) free_chunk(unlinked_.chunk);
+  // (Unless its unlink waits for a group commit not yet done: it stays
+  // allocated, unreachable, for recovery.)
+  if (unlinked_.chunk != nullptr &&
+      CommitTicket::from_raw(step_ticket_.load(std::memory_order_acquire)).durable())
+    free_chunk(unlinked_.chunk);
   for (unsigned i = 0; i < kLogLanes; ++i) {
     Lane& lane = lanes_[i];
     if (lane.spare != nullptr && !lane.spare_linked) free_chunk(lane.spare);
@@ -285,6 +312,7 @@ void RecordLog::link_head(Lane& lane, Chunk* c) {
 
 void RecordLog::ensure_room(Lane& lane, uint64_t span, bool spare_durable) {
   if (lane.cur != nullptr && lane.pos + span <= lane.cur->capacity) return;
+  spare_durable = spare_durable && CommitTicket::from_raw(lane.spare_ticket).durable();
   // A spare made by an earlier append is durable: it may be linked now,
   // the head's new pointer becoming durable with the record at this
   // append's fence (as when maintain_spare links it).
@@ -324,7 +352,9 @@ void RecordLog::ensure_room(Lane& lane, uint64_t span, bool spare_durable) {
 
 void RecordLog::maintain_spare(Lane& lane) {
   if (lane.spare != nullptr && !lane.spare_linked) {
-    // Made by an earlier append, so durable since that append's fence.
+    // Made by an earlier append, so durable since that append's fence
+    // (unless a group commit defers it: then a later append links it).
+    if (!CommitTicket::from_raw(lane.spare_ticket).durable()) return;
     link_head(lane, lane.spare);
     lane.spare_linked = true;
     return;
@@ -333,6 +363,7 @@ void RecordLog::maintain_spare(Lane& lane) {
     try {
       lane.spare = make_chunk(lane, next_capacity(0));  // durable at this append's fence
       lane.spare_linked = false;
+      lane.spare_ticket = CommitTicket::never().raw();  // append sets that fence's ticket
     } catch (const Error&) {
       // Pool full: the next append that needs room reports it.
     }
@@ -346,11 +377,25 @@ RecordLog::Loc RecordLog::append(uint32_t kind, uint64_t meta, uint64_t ref,
   if (body > UINT32_MAX)
     throw Error(Status(StatusCode::kInvalidArgument, "a record is limited to 4 GiB"));
   uint64_t span = record_span(body);
-  if (ref != 0) store_.fence_new_objects();
+  if (ref != 0) {
+    // What the record names is durable first: new objects, and this
+    // thread's deferred updates (a new container's first element).
+    if (GroupCommit::pending(store_))
+      store_.durable_fence();
+    else
+      store_.fence_new_objects();
+  }
 
   std::unique_lock<std::mutex> lock;
   Lane& lane = pick_lane(lock);
   ensure_room(lane, span, /*spare_durable=*/true);
+  // Deferred records of a lane become durable in order only within a chunk
+  // (recovery's scan of a chunk stops at a torn record, but each chunk is
+  // scanned): the ones in the chunk the lane left are made durable before
+  // this record goes into the next.
+  if (lane.last != lane.cur && lane.last != nullptr && GroupCommit::pending(store_))
+    store_.durable_fence();
+  lane.last = lane.cur;
   char* dst = lane.cur->tail + lane.pos;
   char* at = dst + sizeof(RecordHeader);
   for (std::string_view p : parts) {
@@ -367,6 +412,7 @@ RecordLog::Loc RecordLog::append(uint32_t kind, uint64_t meta, uint64_t ref,
   lane.cur->set_live(lane.pos);
   lane.pos += span;
   lane.cur->used.store(lane.pos, std::memory_order_release);
+  Chunk* spare = lane.spare;
   maintain_spare(lane);
   // A cleaning step rides on this fence (see record_log.h).
   bool prepared = false;
@@ -385,10 +431,16 @@ RecordLog::Loc RecordLog::append(uint32_t kind, uint64_t meta, uint64_t ref,
   // write-back issued before it to complete, as a fence does, so each one
   // above would otherwise cost a fence. The cleaning step's copies too
   // (step_ is this append's only if it prepared the step).
+  // In a group commit (runtime/group_commit.h) both the write-backs and the
+  // fence wait for the commit; the ticket says when it is done.
   if (prepared) write_back_copies();
-  store_.pool().persister().pwb(dst, span);
-  store_.durable_fence();
-  if (prepared) clean_state_.store(kPrepared, std::memory_order_release);
+  write_back(dst, span);
+  CommitTicket ticket = store_.commit_fence();
+  if (lane.spare != spare && lane.spare != nullptr) lane.spare_ticket = ticket.raw();
+  if (prepared) {
+    step_ticket_.store(ticket.raw(), std::memory_order_relaxed);
+    clean_state_.store(kPrepared, std::memory_order_release);
+  }
   record_bytes_.fetch_add(span, std::memory_order_relaxed);
   return loc;
 }
@@ -479,8 +531,24 @@ bool RecordLog::over_threshold() const {
          dead * 1000 > total * dead_permille.load(std::memory_order_relaxed);
 }
 
+bool RecordLog::far_behind() const {
+  uint64_t total = record_bytes_.load(std::memory_order_relaxed);
+  uint64_t dead = dead_bytes_.load(std::memory_order_relaxed);
+  return total >= min_clean_bytes.load(std::memory_order_relaxed) &&
+         dead * 1000 > total * 2 * dead_permille.load(std::memory_order_relaxed);
+}
+
 void RecordLog::maybe_clean(bool owner_work) {
-  if (clean_state_.load(std::memory_order_relaxed) == kPrepared) finish_clean();
+  if (clean_state_.load(std::memory_order_relaxed) == kPrepared) {
+    // A step waiting for a group commit blocks the next until the commit:
+    // one step per batch. When that falls behind (dead bytes at twice the
+    // threshold), this thread's batch commits early, so that it may go on.
+    if (!CommitTicket::from_raw(step_ticket_.load(std::memory_order_relaxed)).durable() &&
+        far_behind() && GroupCommit::pending(store_))
+      store_.durable_fence();
+    if (CommitTicket::from_raw(step_ticket_.load(std::memory_order_relaxed)).durable())
+      finish_clean();
+  }
   if (!owner_work) return;
   int idle = kIdle;
   if (!clean_state_.compare_exchange_strong(idle, kBusy, std::memory_order_acquire)) return;
@@ -585,14 +653,23 @@ void RecordLog::copy_live(Lane& lane, Chunk* victim) {
   record_bytes_.fetch_add(copied, std::memory_order_relaxed);
 }
 
+void RecordLog::write_back(const char* p, uint64_t n) {
+  if (!GroupCommit::defer_writeback(store_, p, n)) store_.pool().persister().pwb(p, n);
+}
+
 void RecordLog::write_back_copies() {
-  for (auto [p, n] : step_.runs) store_.pool().persister().pwb(p, n);
+  for (auto [p, n] : step_.runs) write_back(p, n);
   step_.runs.clear();
 }
 
 void RecordLog::finish_clean() {
   int prepared = kPrepared;
   if (!clean_state_.compare_exchange_strong(prepared, kBusy, std::memory_order_acquire)) return;
+  // (The ticket read before the exchange may have been another step's.)
+  if (!CommitTicket::from_raw(step_ticket_.load(std::memory_order_relaxed)).durable()) {
+    clean_state_.store(kPrepared, std::memory_order_release);
+    return;
+  }
   release_unlinked();
   if (step_.victim != nullptr) {
     Relocated& r = relocated_;  // empty: moved to unlinked_ by the prepare

@@ -42,6 +42,14 @@
 // no reader is inside a chunk when it is freed (reclamation by lock, not by
 // epochs).
 //
+// Group commit (runtime/group_commit.h): in a scope, an append's write-backs
+// and fence wait for the scope's commit, and its cleaning step is finished
+// only once that commit is done (a ticket says when). Within a lane the
+// deferred records become durable in order: a scan stops at a torn record,
+// a lane's deferred records are made durable before it moves to its next
+// chunk, and at open the valid records a crash left after a torn one are
+// cleared. A spare chunk is linked only once its making is durable.
+//
 // The victim is the deadest of a few candidates (a bounded sample, so that
 // choosing costs the same at 17,000 chunks as at 10). Measured and not
 // kept: LFS's cost-benefit ranking and a lane of its own for the copies
@@ -213,12 +221,17 @@ class RecordLog {
   Chunk* take_candidate();
   bool clean_due() const;
   bool over_threshold() const;              // dead bytes past the cleaning threshold
+  bool far_behind() const;                  // past twice the threshold
   static bool dead_enough(const Chunk* c);  // at least victim_permille of it dead
   void prepare_clean(Lane& lane);
   // Copies victim's live records after lane's last record, into step_.
   void copy_live(Lane& lane, Chunk* victim);
   // Writes back the copies step_.runs holds (before the appender's fence).
   void write_back_copies();
+  // Writes back now, or at the thread's group commit.
+  void write_back(const char* p, uint64_t n);
+  // Clears stale records after the last valid one of a chunk appends go to.
+  bool scrub_tail(Chunk* c);
   void finish_clean();
   void release_unlinked();
   void unlink(Chunk* victim);
@@ -249,6 +262,9 @@ class RecordLog {
   // unlink are durable) -> kBusy (finish, by any thread) -> kIdle.
   enum CleanState : int { kIdle, kBusy, kPrepared };
   std::atomic<int> clean_state_{kIdle};
+  // The commit that makes the prepared step durable (a CommitTicket: a
+  // group commit may defer the appender's fence, runtime/group_commit.h).
+  std::atomic<uint64_t> step_ticket_{0};
   struct Step {
     Chunk* victim = nullptr;
     std::vector<Loc> live, gone, copies;

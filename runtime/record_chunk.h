@@ -12,9 +12,12 @@
 //
 // A record is valid when its kind is non-zero, it fits the tail, its
 // nonce_lo matches the chunk's nonce and its CRC (seeded with the full nonce)
-// matches. Records are appended by one writer at a time and each is durable
-// before the next is written, so only the last one can be torn: a scan stops
-// at the first invalid record. A chunk gets a fresh random nonce whenever it
+// matches. Records are appended by one writer at a time, and a scan stops at
+// the first invalid record: usually only the last one can be torn (each is
+// durable before the next is written), but under a group commit several are
+// made durable together, so valid records may follow a torn one. They are
+// not part of the log, and the owner clears them before appending over the
+// torn one (RecordLog::scrub_tail). A chunk gets a fresh random nonce whenever it
 // is allocated, so records left in reused memory by an earlier chunk can never
 // pass for this chunk's records.
 //

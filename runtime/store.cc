@@ -166,6 +166,7 @@ Store::~Store() {
 
 Status Store::close() {
   if (closed_) return Status::ok();
+  if (GroupCommit::pending(*this)) durable_fence();  // this thread's, at least
   closed_ = true;
   unregister_owner();  // no thread exit may hand a writer back from now on
   {
@@ -340,6 +341,8 @@ void Store::drop_proxy(uint64_t off) {
 // --- raw access ---------------------------------------------------------------------------
 
 void Store::durable_fence() const {
+  // Updates this thread deferred (group_commit.h) are made durable too.
+  bool group = GroupCommit::drain(*this);
   if (tls_unfenced.store_uid == uid_) {
     for (auto [off, size] : tls_unfenced.objects)
       pool_->persister().pwb(pool_->at(off - kObjectHeaderSize), size + kObjectHeaderSize);
@@ -349,6 +352,13 @@ void Store::durable_fence() const {
   pool_->persister().pfence();
   retire_.settle(flushed);
   if (tls_unfenced.store_uid == uid_) tls_unfenced.objects.clear();
+  if (group) GroupCommit::committed();
+}
+
+CommitTicket Store::commit_fence() const {
+  CommitTicket t;
+  if (!GroupCommit::defer(*this, &t)) durable_fence();
+  return t;
 }
 
 void Store::write(void* dst, const void* src, size_t n) {
@@ -401,6 +411,9 @@ void Store::read(const void* src, void* dst, size_t n) const {
 // --- commit ------------------------------------------------------------------------------
 
 void Store::commit_block(detail::BlockState& b) {
+  // A block comes after the updates this thread deferred: they are durable
+  // before it can be.
+  if (GroupCommit::pending(*this)) durable_fence();
   // Pending writes as contiguous ranges of dirty bytes, in address order.
   std::vector<uint64_t> keys;
   keys.reserve(b.lines.size());

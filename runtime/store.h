@@ -37,6 +37,7 @@
 #include "runtime/class_registry.h"
 #include "runtime/class_table.h"
 #include "runtime/error.h"
+#include "runtime/group_commit.h"
 #include "runtime/heap.h"
 #include "runtime/object_header.h"
 #include "runtime/per_thread.h"
@@ -191,6 +192,10 @@ class Store : private PerThreadOwner {
   // made an object outside a block and hands it to another thread to publish
   // calls it before the hand-over.
   void durable_fence() const;
+  // The fence that ends an update made outside a block: durable_fence()
+  // now, or, on a thread with a GroupCommit scope open, at the scope's
+  // commit (group_commit.h); the ticket tells which has happened.
+  CommitTicket commit_fence() const;
 
   // --- named roots ---------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 
 #include "dso-backend/commands/command_util.h"
 #include "dso-backend/objects/object_space.h"
+#include "runtime/group_commit.h"
 
 namespace nvobj::dso::cmd {
 
@@ -126,6 +127,7 @@ void rename(ServerContext& s, Args& a, ReplyWriter& out, bool only_if_new) {
     // client sees the steps.
     s.backend->del(a[2]);
     copy_value(*s.backend, a[1], a[2]);
+    GroupCommit::flush();  // the copy is durable before the source goes (group_commit.h)
     s.backend->del(a[1]);
   }
   only_if_new ? out.integer(1) : out.simple_string("OK");

@@ -7,6 +7,7 @@
 
 #include "dso-backend/objects/coordination.h"
 #include "runtime/error.h"
+#include "runtime/group_commit.h"
 #include "runtime/log.h"
 
 namespace nvobj::dso {
@@ -74,6 +75,7 @@ bool ObjectSpace::move(std::string_view from, std::string_view to) {
     // As RENAME of a value: the destination is written, then the source
     // removed; a crash in between leaves both.
     inner_.set(shadow(to), obj->encode());
+    GroupCommit::flush();  // durable before the source goes (runtime/group_commit.h)
     inner_.del(shadow(from));
   }
   {

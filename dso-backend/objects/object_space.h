@@ -104,6 +104,7 @@ class ObjectSpace final : public Backend, private StateStore {
   }
   std::string info() override;
   void prefetch(std::string_view key) override { inner_.prefetch(key); }
+  void prefetch_value(std::string_view key) override { inner_.prefetch_value(key); }
   ValueType type(std::string_view key) override;
   bool del(std::string_view key) override;
   uint64_t size() override;

@@ -1,9 +1,13 @@
 #include "dso-backend/server/server.h"
 
+#include <array>
+#include <optional>
+
 #include <asio.hpp>
 #include <fmt/format.h>
 
 #include "dso-backend/objects/object_space.h"
+#include "runtime/group_commit.h"
 #include "runtime/log.h"
 
 namespace nvobj::dso {
@@ -152,14 +156,24 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
 
   // Executes the buffered commands until one parks or none is complete,
   // then writes the replies and reads on.
+  //
+  // With one I/O thread the commands' updates are a group commit
+  // (runtime/group_commit.h): written back and fenced once, together,
+  // before the replies go out, instead of one fence per update. Only then:
+  // another thread could read an update before its commit, and reply with
+  // it or update from it, and a crash could keep its effect and lose it.
   void run() {
     ReplyWriter writer(&pending_, client_.version);
-    while (!client_.close_after_reply && client_.parked == nullptr && take_next()) {
-      peek();
-      server_.table().execute(server_.ctx(), client_, args_, writer);
-      writer.set_version(client_.version);  // HELLO may have switched it
-      if (client_.parked != nullptr) parked();
-    }
+    {
+      std::optional<GroupCommit> batch;
+      if (server_.options().group_commit && server_.options().io_threads <= 1) batch.emplace();
+      while (!client_.close_after_reply && client_.parked == nullptr && take_next()) {
+        peek();
+        server_.table().execute(server_.ctx(), client_, args_, writer);
+        writer.set_version(client_.version);  // HELLO may have switched it
+        if (client_.parked != nullptr) parked();
+      }
+    }  // the batch commits here: every reply below is durable
     if (client_.parked == nullptr && parser_.failed()) {
       writer.error(parser_.error());
       client_.close_after_reply = true;
@@ -172,23 +186,28 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
     pump();
   }
 
-  // Moves the next command into args_: the one peek() parsed, else the
-  // parser's next.
+  // Moves the next command into args_: the first one peek() parsed, else
+  // the parser's next.
   bool take_next() {
-    if (!has_next_) return parser_.next(&args_);
-    args_.swap(next_args_);
-    has_next_ = false;
+    if (ahead_n_ == 0) return parser_.next(&args_);
+    args_.swap(ahead_[0]);
+    ahead_[0].swap(ahead_[1]);
+    --ahead_n_;
     return true;
   }
 
-  // Parses the command after the current one, if it has arrived, and lets
-  // the backend start loading its key while the current one runs. It stays
-  // here, unexecuted, if the current one parks or closes the connection,
-  // just as the ones still in the parser.
+  // Parses up to two commands after the current one, if they have arrived,
+  // and lets the backend load their keys while the current one runs, in two
+  // stages a command apart: a command two ahead gets its index slot loaded
+  // (Backend::prefetch), the next one, whose slot is in cache by then, its
+  // value (the record the slot points to), so that neither miss stalls. The
+  // parsed commands stay here, unexecuted, if the current one parks or
+  // closes the connection, just as the ones still in the parser.
   void peek() {
-    if (has_next_ || !parser_.next(&next_args_)) return;
-    has_next_ = true;
-    server_.table().prefetch(server_.ctx(), next_args_);
+    const bool next_was_parsed = ahead_n_ > 0;
+    while (ahead_n_ < ahead_.size() && parser_.next(&ahead_[ahead_n_]))
+      server_.table().prefetch(server_.ctx(), ahead_[ahead_n_++], /*value=*/false);
+    if (next_was_parsed) server_.table().prefetch(server_.ctx(), ahead_[0], /*value=*/true);
   }
 
   // Starts what is due: a write of the pending replies, else the close
@@ -307,9 +326,9 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
   bool closed_ = false;
   RequestParser parser_;
   ClientState client_;
-  std::vector<std::string> args_;       // the command being run
-  std::vector<std::string> next_args_;  // the one after it, if has_next_
-  bool has_next_ = false;
+  std::vector<std::string> args_;                  // the command being run
+  std::array<std::vector<std::string>, 2> ahead_;  // the next ones, parsed by peek()
+  size_t ahead_n_ = 0;
   std::array<char, 16384> in_;
   std::string out_;      // being written
   std::string pending_;  // replies not yet written

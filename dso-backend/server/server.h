@@ -31,6 +31,10 @@ struct ServerOptions {
   std::string bind = "127.0.0.1";
   uint16_t port = 7379;  // 0: any free port (see Server::port())
   unsigned io_threads = 2;
+  // With one I/O thread, the updates of a client's batch of pipelined
+  // commands share one fence before their replies (runtime/group_commit.h);
+  // with more, every update fences on its own.
+  bool group_commit = true;
   std::string password;
   bool protected_mode = true;
   size_t max_clients = 10000;

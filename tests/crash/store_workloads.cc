@@ -26,6 +26,7 @@
 #include "pobjects/ptreemap.h"
 #include "recovery/check.h"
 #include "recovery/store_open.h"
+#include "runtime/group_commit.h"
 #include "runtime/proxy.h"
 
 namespace nvobj::crash {
@@ -53,14 +54,18 @@ struct Session {
 
 // Runs fn(store) on a recovered image; heap problems and exceptions become
 // the Status of the check.
+StoreOptions quiet_open() {
+  StoreOptions o;
+  o.recovery_threads = 1;
+  o.progress = false;
+  return o;
+}
+
 template <typename Fn>
 Status with_recovered(Pool& image, Fn fn) {
   recovery::HeapCheckReport heap = recovery::check_heap(image, 1);
   if (!heap.consistent()) return Status(StatusCode::kCorrupt, "heap check: " + heap.problems[0]);
-  StoreOptions o;
-  o.recovery_threads = 1;
-  o.progress = false;
-  auto s = attach_store(image, o);
+  auto s = attach_store(image, quiet_open());
   if (!s) return s.status();
   try {
     return fn(**s);
@@ -508,6 +513,15 @@ void map_op(Store& s, size_t i) {
   }
 }
 
+// An empty map; cleaning and sweeping from the first byte (the workloads
+// are small).
+template <typename MapT>
+void map_setup(Pool& p) {
+  RecordLog::set_min_clean_bytes(0);
+  detail::min_tombstone_sweep = 0;
+  setup_store(p, [](Store& st) { st.set_root("map", MapT::create(st)); });
+}
+
 template <typename MapT>
 Workload map_workload(const std::string& name, size_t ops) {
   auto session = std::make_shared<Session>();
@@ -515,11 +529,7 @@ Workload map_workload(const std::string& name, size_t ops) {
   w.name = name;
   w.pool_size = 8 << 20;
   w.ops = ops;
-  w.setup = [](Pool& p) {
-    RecordLog::set_min_clean_bytes(0);  // clean and sweep early: the workload is small
-    detail::min_tombstone_sweep = 0;
-    setup_store(p, [](Store& st) { st.set_root("map", MapT::create(st)); });
-  };
+  w.setup = map_setup<MapT>;
   w.op = [session](Context& c, size_t i) { map_op<MapT>(session->get(c.pool()), i); };
   w.finish = [session](Context&) { session->close(); };
   w.check = [ops](Pool& image, size_t completed) {
@@ -619,21 +629,25 @@ std::vector<std::string> list_after(size_t ops) {
   return {m.d.begin(), m.d.end()};
 }
 
+// The list with kListInitial elements; cleaning and sweeping from the
+// first byte (the workloads are small).
+void list_setup(Pool& p) {
+  RecordLog::set_min_clean_bytes(0);
+  detail::min_tombstone_sweep = 0;
+  setup_store(p, [](Store& st) {
+    auto l = PList::create(st);
+    st.set_root("list", l);
+    for (int i = 0; i < kListInitial; ++i) l->append(fmt::format("init{}", i));
+  });
+}
+
 Workload list_workload(size_t ops) {
   auto session = std::make_shared<Session>();
   Workload w;
   w.name = "plist";
   w.pool_size = 8 << 20;
   w.ops = ops;
-  w.setup = [](Pool& p) {
-    RecordLog::set_min_clean_bytes(0);
-    detail::min_tombstone_sweep = 0;
-    setup_store(p, [](Store& st) {
-      auto l = PList::create(st);
-      st.set_root("list", l);
-      for (int i = 0; i < kListInitial; ++i) l->append(fmt::format("init{}", i));
-    });
-  };
+  w.setup = list_setup;
   w.op = [session](Context& c, size_t i) {
     RealList real{*session->get(c.pool()).root<PList>("list")};
     list_apply(real, i);
@@ -652,6 +666,140 @@ Workload list_workload(size_t ops) {
           StatusCode::kCorrupt,
           fmt::format("list of {} elements matches neither {} nor {} completed operations",
                       got.size(), completed, completed + 1));
+    });
+  };
+  return w;
+}
+
+// --- Group commit: batches of map and list updates sharing one fence ---------------------
+//
+// Each harness operation is a batch of kBatch updates in a GroupCommit scope
+// (runtime/group_commit.h). Completed batches must all be there; of the
+// batch in flight, a prefix in the order of its updates (one object, one
+// log: its records become durable in order; the list's inserts and sets
+// address elements earlier updates of the batch made). Small chunks (512 B)
+// make batches cross chunks, and cleaning runs from the first byte. After
+// the check, one more update and a reopen: appends resume over a torn
+// record, and the records a crash left after it must not come back.
+
+constexpr size_t kBatch = 5;
+
+// The number of updates after which the model (from `initial`) equals
+// `got`: all of `completed` batches and a prefix of the next, if any.
+template <typename Model, typename Apply>
+std::optional<size_t> matching_prefix(const Model& got, size_t completed, size_t ops, Model initial,
+                                      Apply apply_to) {
+  Model m = apply_to(std::move(initial), 0, completed * kBatch);
+  size_t last = completed < ops ? kBatch : 0;
+  for (size_t j = 0;; ++j) {
+    if (got == m) return completed * kBatch + j;
+    if (j == last) return std::nullopt;
+    m = apply_to(std::move(m), completed * kBatch + j, completed * kBatch + j + 1);
+  }
+}
+
+Workload map_group_workload(size_t ops) {
+  auto session = std::make_shared<Session>();
+  Workload w;
+  w.name = "phashmap-group";
+  w.pool_size = 8 << 20;
+  w.ops = ops;
+  w.setup = map_setup<PHashMap>;
+  w.op = [session](Context& c, size_t i) {
+    Store& s = session->get(c.pool());
+    GroupCommit batch;
+    for (size_t j = i * kBatch; j < (i + 1) * kBatch; ++j) map_op<PHashMap>(s, j);
+  };
+  w.finish = [session](Context&) { session->close(); };
+  auto read = [](Store& s) {
+    MapModel got;
+    s.root<PHashMap>("map")->for_each([&](std::string_view k, const MapValue& v) {
+      got[std::string(k)] = v.is_ref ? MapSlot{true, "", s.ref<PCounter>(v.ref)->get()}
+                                     : MapSlot{false, std::string(v.bytes), 0};
+    });
+    return got;
+  };
+  auto apply = [](MapModel m, size_t from, size_t to) {
+    for (size_t i = from; i < to; ++i) map_model_apply(m, i);
+    return m;
+  };
+  w.check = [ops, read, apply](Pool& image, size_t completed) {
+    return with_recovered(image, [&](Store& s) -> Status {
+      if (!s.root<PHashMap>("map")) return Status(StatusCode::kCorrupt, "the map root is gone");
+      MapModel got = read(s);
+      std::optional<size_t> n = matching_prefix(got, completed, ops, MapModel{}, apply);
+      if (!n)
+        return Status(StatusCode::kCorrupt,
+                      fmt::format("map of {} keys is no prefix of batch {} ({} updates each)",
+                                  got.size(), completed, kBatch));
+      // One more update (not one of the lost ones: another size), reopened.
+      size_t extra = 7 * kBatch * ops + 1;
+      map_op<PHashMap>(s, extra);
+      MapModel want = apply(std::move(got), extra, extra + 1);
+      if (Status st = s.close(); !st) return st;
+      auto again = attach_store(image, quiet_open());
+      if (!again) return again.status();
+      MapModel reread = read(**again);
+      if (Status st = (*again)->close(); !st) return st;
+      if (reread != want) {
+        std::string diff;
+        for (auto& [k, v] : reread)
+          if (!want.contains(k) || want[k] != v) diff += " " + k + (want.contains(k) ? "~" : "+");
+        for (auto& [k, v] : want)
+          if (!reread.contains(k)) diff += " " + k + "-";
+        return Status(StatusCode::kCorrupt,
+                      "after one more update and a reopen, the map differs:" + diff);
+      }
+      return Status::ok();
+    });
+  };
+  return w;
+}
+
+Workload list_group_workload(size_t ops) {
+  auto session = std::make_shared<Session>();
+  Workload w;
+  w.name = "plist-group";
+  w.pool_size = 8 << 20;
+  w.ops = ops;
+  w.setup = list_setup;
+  w.op = [session](Context& c, size_t i) {
+    RealList real{*session->get(c.pool()).root<PList>("list")};
+    GroupCommit batch;
+    for (size_t j = i * kBatch; j < (i + 1) * kBatch; ++j) list_apply(real, j);
+  };
+  w.finish = [session](Context&) { session->close(); };
+  auto apply = [](std::vector<std::string> v, size_t from, size_t to) {
+    ListModel m;
+    m.d.assign(v.begin(), v.end());
+    for (size_t i = from; i < to; ++i) list_apply(m, i);
+    return std::vector<std::string>(m.d.begin(), m.d.end());
+  };
+  w.check = [ops, apply](Pool& image, size_t completed) {
+    return with_recovered(image, [&](Store& s) -> Status {
+      auto list = s.root<PList>("list");
+      if (!list) return Status(StatusCode::kCorrupt, "the list root is gone");
+      std::vector<std::string> got = list->range(0, INT64_MAX);
+      std::optional<size_t> n = matching_prefix(got, completed, ops, list_after(0), apply);
+      if (!n)
+        return Status(StatusCode::kCorrupt,
+                      fmt::format("list of {} elements is no prefix of batch {} ({} updates each)",
+                                  got.size(), completed, kBatch));
+      size_t extra = 7 * kBatch * ops + 1;
+      RealList real{*list};
+      list_apply(real, extra);
+      std::vector<std::string> want = apply(std::move(got), extra, extra + 1);
+      if (Status st = s.close(); !st) return st;
+      auto again = attach_store(image, quiet_open());
+      if (!again) return again.status();
+      std::vector<std::string> reread = (*again)->root<PList>("list")->range(0, INT64_MAX);
+      if (Status st = (*again)->close(); !st) return st;
+      if (reread != want)
+        return Status(StatusCode::kCorrupt,
+                      fmt::format("after one more update and a reopen, the list has {} elements, "
+                                  "not {}",
+                                  reread.size(), want.size()));
+      return Status::ok();
     });
   };
   return w;
@@ -780,6 +928,8 @@ std::vector<Workload> store_workloads(int scale) {
           map_workload<PHashMap>("phashmap", 60 * s),
           map_workload<PTreeMap>("ptreemap", 60 * s),
           list_workload(60 * s),
+          map_group_workload(36 * s),
+          list_group_workload(36 * s),
           sorted_set_workload(60 * s)};
 }
 

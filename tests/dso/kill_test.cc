@@ -373,7 +373,11 @@ class Model {
   uint64_t in_flight_applied_ = 0;
 };
 
-TEST(DsoKillTest, AcknowledgedWritesSurviveSigkillUnderConcurrentClients) {
+// With one I/O thread the server group-commits each client's batch
+// (runtime/group_commit.h); with two, every write fences on its own.
+class DsoKillTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(DsoKillTest, AcknowledgedWritesSurviveSigkillUnderConcurrentClients) {
   // hiredis writes with write(): a client of a killed server must get
   // EPIPE, not die of SIGPIPE.
   ::signal(SIGPIPE, SIG_IGN);
@@ -388,6 +392,7 @@ TEST(DsoKillTest, AcknowledgedWritesSurviveSigkillUnderConcurrentClients) {
   TempDir dir;
   std::vector<std::string> args = {"--pool", dir.file("kill.pool"), "--size", "64M"};
   args.insert(args.end(), {"--mode", "emulated", "--log-level", "error"});
+  args.insert(args.end(), {"--io-threads", std::to_string(GetParam())});
   Model model;
   auto server = std::make_unique<DsoProcess>();
   ASSERT_TRUE(server->start(args));
@@ -424,6 +429,11 @@ TEST(DsoKillTest, AcknowledgedWritesSurviveSigkillUnderConcurrentClients) {
               " writes in flight at a kill, %" PRIu64 " of them found applied\n",
               cycles, model.writes(), model.in_flight(), model.in_flight_applied());
 }
+
+INSTANTIATE_TEST_SUITE_P(IoThreads, DsoKillTest, ::testing::Values(1, 2),
+                         [](const ::testing::TestParamInfo<int>& p) {
+                           return p.param == 1 ? "OneIoThreadGroupCommit" : "TwoIoThreads";
+                         });
 
 }  // namespace
 }  // namespace nvobj::testing
