@@ -321,11 +321,21 @@ ProxyBase& Store::proxy_slow(uint64_t off, uint32_t class_id, std::string_view c
         Status(StatusCode::kInvalidArgument,
                fmt::format("object at offset {} is {}, not '{}'", off, actual, class_name)));
   }
-  std::unique_ptr<ProxyBase> p = make(*this, off);
+  // One proxy is made at a time: a second one of the same object, made
+  // while the first is in use, would read the object's persistent state
+  // (a map's log) while it changes, and its constructor may write to it
+  // (the record log clears stale records after its last valid one).
+  // Recursive: a proxy's constructor may make others (a map's LogLanes).
+  std::lock_guard making(proxy_making_mu_);
   ProxyShard& shard = proxies_[(off >> 4) % kProxyShards];
+  {
+    std::lock_guard lock(shard.mu);
+    if (auto it = shard.map.find(off); it != shard.map.end()) return *it->second;
+  }
+  std::unique_ptr<ProxyBase> p = make(*this, off);
   std::lock_guard lock(shard.mu);
   auto [it, inserted] = shard.map.emplace(off, std::move(p));
-  return *it->second;  // another thread may have made it first: use theirs
+  return *it->second;
 }
 
 void Store::drop_proxy(uint64_t off) {

@@ -245,6 +245,7 @@ class Store : private PerThreadOwner {
     std::mutex mu;
     std::unordered_map<uint64_t, std::unique_ptr<ProxyBase>> map;
   };
+  std::recursive_mutex proxy_making_mu_;  // see proxy_slow
   struct RootEntry {
     uint64_t slot;
     uint64_t offset;
