@@ -30,7 +30,10 @@ namespace nvobj::dso {
 struct ServerOptions {
   std::string bind = "127.0.0.1";
   uint16_t port = 7379;  // 0: any free port (see Server::port())
-  unsigned io_threads = 2;
+  // One, as redis-server's default: then a client's pipelined writes are a
+  // group commit (below), and on a machine of few cores the clients'
+  // processes need the others.
+  unsigned io_threads = 1;
   // With one I/O thread, the updates of a client's batch of pipelined
   // commands share one fence before their replies (runtime/group_commit.h);
   // with more, every update fences on its own.
