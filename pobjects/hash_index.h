@@ -74,25 +74,15 @@ class HashIndex {
 
   // The entry of k (valid while the shard's lock is held), or null.
   MapEntry* find(const Key& k) {
-    Shard& sh = shard(k);
-    if (sh.mask == 0) return nullptr;
-    for (uint64_t i = probe_start(sh, k.hash);; i = (i + 1) & sh.mask) {
-      Slot& s = sh.slots[i];
-      if (s.hash == 0) return nullptr;
-      if (s.hash == k.hash && key_of(s.entry) == k.s) return &s.entry;
-    }
+    Slot* s = probe(k, [&](const Slot& s) { return key_of(s.entry) == k.s; });
+    return s != nullptr ? &s->entry : nullptr;
   }
   // The entry of k if it points to `loc` (whose record holds k), or null:
   // the location identifies the entry, so the key in the record (a cache
   // miss) need not be compared.
   MapEntry* find_at(const Key& k, RecordLog::Loc loc) {
-    Shard& sh = shard(k);
-    if (sh.mask == 0) return nullptr;
-    for (uint64_t i = probe_start(sh, k.hash);; i = (i + 1) & sh.mask) {
-      Slot& s = sh.slots[i];
-      if (s.hash == 0) return nullptr;
-      if (s.hash == k.hash && s.entry.loc == loc) return &s.entry;
-    }
+    Slot* s = probe(k, [&](const Slot& s) { return s.entry.loc == loc; });
+    return s != nullptr ? &s->entry : nullptr;
   }
   // Starts loading the cache line where a lookup of k begins. No lock (a
   // hint taking the shard's lock cost two locked instructions per call).
@@ -111,15 +101,9 @@ class HashIndex {
   void prefetch_record(const Key& k) {
     Shard& sh = shard(k);
     tbb::spin_rw_mutex::scoped_lock lock(sh.mu, /*write=*/false);
-    if (sh.mask == 0) return;
-    for (uint64_t i = probe_start(sh, k.hash);; i = (i + 1) & sh.mask) {
-      const Slot& s = sh.slots[i];
-      if (s.hash == 0) return;
-      if (s.hash == k.hash) {
-        __builtin_prefetch(s.entry.loc.rec);  // the header and what follows it
-        __builtin_prefetch(reinterpret_cast<const char*>(s.entry.loc.rec) + 63);
-        return;
-      }
+    if (const Slot* s = probe(k, [](const Slot&) { return true; })) {
+      __builtin_prefetch(s->entry.loc.rec);  // the header and what follows it
+      __builtin_prefetch(reinterpret_cast<const char*>(s->entry.loc.rec) + 63);
     }
   }
   // k's entry, made with `loc` (whose record holds k) if absent.
@@ -189,6 +173,18 @@ class HashIndex {
     return decode_map_record(*e.loc.rec, e.loc.body()).key;
   }
   Shard& shard(const Key& k) { return shards_[k.hash % kShards]; }
+  // The first slot of k's probe sequence with k's hash for which
+  // match(slot) holds, or null (caller holds the shard's lock).
+  template <typename Match>
+  Slot* probe(const Key& k, Match match) {
+    Shard& sh = shard(k);
+    if (sh.mask == 0) return nullptr;
+    for (uint64_t i = probe_start(sh, k.hash);; i = (i + 1) & sh.mask) {
+      Slot& s = sh.slots[i];
+      if (s.hash == 0) return nullptr;
+      if (s.hash == k.hash && match(s)) return &s;
+    }
+  }
   static uint64_t probe_index(uint64_t hash, uint64_t mask) { return (hash >> 9) & mask; }
   static uint64_t probe_start(const Shard& sh, uint64_t hash) { return probe_index(hash, sh.mask); }
 

@@ -524,18 +524,11 @@ bool RecordLog::clean_due() const {
   return candidate_count_.load(std::memory_order_relaxed) != 0 && over_threshold();
 }
 
-bool RecordLog::over_threshold() const {
+bool RecordLog::over_threshold(uint64_t times) const {
   uint64_t total = record_bytes_.load(std::memory_order_relaxed);
   uint64_t dead = dead_bytes_.load(std::memory_order_relaxed);
   return total >= min_clean_bytes.load(std::memory_order_relaxed) &&
-         dead * 1000 > total * dead_permille.load(std::memory_order_relaxed);
-}
-
-bool RecordLog::far_behind() const {
-  uint64_t total = record_bytes_.load(std::memory_order_relaxed);
-  uint64_t dead = dead_bytes_.load(std::memory_order_relaxed);
-  return total >= min_clean_bytes.load(std::memory_order_relaxed) &&
-         dead * 1000 > total * 2 * dead_permille.load(std::memory_order_relaxed);
+         dead * 1000 > total * times * dead_permille.load(std::memory_order_relaxed);
 }
 
 void RecordLog::maybe_clean(bool owner_work) {
@@ -544,7 +537,7 @@ void RecordLog::maybe_clean(bool owner_work) {
     // one step per batch. When that falls behind (dead bytes at twice the
     // threshold), this thread's batch commits early, so that it may go on.
     if (!CommitTicket::from_raw(step_ticket_.load(std::memory_order_relaxed)).durable() &&
-        far_behind() && GroupCommit::pending(store_))
+        over_threshold(2) && GroupCommit::pending(store_))
       store_.durable_fence();
     if (CommitTicket::from_raw(step_ticket_.load(std::memory_order_relaxed)).durable())
       finish_clean();

@@ -220,8 +220,8 @@ class RecordLog {
   void push_candidate(Chunk* c);
   Chunk* take_candidate();
   bool clean_due() const;
-  bool over_threshold() const;              // dead bytes past the cleaning threshold
-  bool far_behind() const;                  // past twice the threshold
+  // Dead bytes past `times` the cleaning threshold.
+  bool over_threshold(uint64_t times = 1) const;
   static bool dead_enough(const Chunk* c);  // at least victim_permille of it dead
   void prepare_clean(Lane& lane);
   // Copies victim's live records after lane's last record, into step_.

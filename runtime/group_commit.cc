@@ -48,6 +48,18 @@ struct ThreadGroup {
 };
 thread_local ThreadGroup tls_group;
 
+// This thread's group, deferring on `store` (work deferred on another
+// store is committed first), or null when no scope is open.
+ThreadGroup* deferring_on(const Store& store) {
+  ThreadGroup& g = tls_group;
+  if (g.depth == 0 || g.slot == kNoGroupSlot) return nullptr;
+  if (g.store != &store) {
+    GroupCommit::flush();
+    g.store = &store;
+  }
+  return &g;
+}
+
 }  // namespace
 
 bool CommitTicket::durable() const {
@@ -69,12 +81,9 @@ GroupCommit::~GroupCommit() {
 }
 
 bool GroupCommit::defer(const Store& store, CommitTicket* ticket) {
-  ThreadGroup& g = tls_group;
-  if (g.depth == 0 || g.slot == kNoGroupSlot) return false;
-  if (g.store != &store) {
-    flush();
-    g.store = &store;
-  }
+  ThreadGroup* group = deferring_on(store);
+  if (group == nullptr) return false;
+  ThreadGroup& g = *group;
   uint64_t epoch = slots[g.slot].durable_epoch.load(std::memory_order_relaxed) + 1;
   *ticket = CommitTicket((uint64_t{g.slot} << CommitTicket::kEpochBits) | epoch);
   if (++g.deferred >= kMaxDeferred) flush();
@@ -82,12 +91,9 @@ bool GroupCommit::defer(const Store& store, CommitTicket* ticket) {
 }
 
 bool GroupCommit::defer_writeback(const Store& store, const void* p, size_t n) {
-  ThreadGroup& g = tls_group;
-  if (g.depth == 0 || g.slot == kNoGroupSlot) return false;
-  if (g.store != &store) {
-    flush();
-    g.store = &store;
-  }
+  ThreadGroup* group = deferring_on(store);
+  if (group == nullptr) return false;
+  ThreadGroup& g = *group;
   if (!g.writebacks.empty()) {
     auto& [q, m] = g.writebacks.back();
     if (static_cast<const char*>(q) + m == p) {  // records follow each other

@@ -3,17 +3,18 @@
 // An update outside a failure-atomic block ends with a fence that makes it
 // durable before it returns (Store::commit_fence). A server answering a
 // batch of pipelined commands needs less: each update durable before the
-// batch's replies go out. Inside a GroupCommit scope that closing fence is
-// deferred to the scope's commit(): every update still writes its data back
-// as it goes, and one fence at commit() makes the whole batch durable.
+// batch's replies go out. Inside a GroupCommit scope the update's closing
+// write-backs and fence are deferred to the scope's commit(), where one
+// fence makes the whole batch durable.
 //
 //   nvobj::GroupCommit batch;
 //   for (const Command& c : commands) execute(c, &replies);
 //   batch.commit();     // the batch is durable
 //   send(replies);
 //
-// A crash before commit() keeps any subset of the batch's updates, each
-// whole (every update is all-or-nothing on its own); none was acknowledged.
+// A crash before commit() keeps some of the batch's updates, each whole
+// (every update is all-or-nothing on its own; which ones: see Visibility);
+// none was acknowledged.
 // Only the closing fences are deferred: fences that order writes inside an
 // update (data before the pointer that publishes it) still happen at once.
 //
