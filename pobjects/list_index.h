@@ -1,8 +1,12 @@
 // ListIndex: PList's volatile index. A list is a map from positions (byte
 // strings, see plist.cc) to values; the index keeps the present elements in
-// a deque sorted by position, so that element i is one array access away
-// and both ends grow in O(1), and removed positions (tombstones, see
+// a BlockDeque sorted by position, so that element i is one array access
+// away and both ends grow in O(1), and removed positions (tombstones, see
 // map_core.h) in a separate ordered map. One reader-writer spin lock.
+//
+// An element is 48 bytes: nearly every position is exactly 8 bytes (a
+// major number, no fraction), kept as a big-endian number; the rare longer
+// ones (insertions between adjacent elements) are kept whole beside it.
 #ifndef NVOBJ_POBJECTS_LIST_INDEX_H_
 #define NVOBJ_POBJECTS_LIST_INDEX_H_
 
@@ -10,14 +14,15 @@
 #include <bit>
 #include <cstdint>
 #include <cstring>
-#include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include <oneapi/tbb/spin_rw_mutex.h>
 
+#include "pobjects/block_deque.h"
 #include "pobjects/map_core.h"
 
 namespace nvobj::detail {
@@ -31,11 +36,12 @@ class ListIndex {
   static Key key(std::string_view s) { return {s, std::hash<std::string_view>{}(s)}; }
 
   struct Elem {
-    std::string pos;
+    uint64_t head = 0;                      // the position's first 8 bytes as a big-endian number
+                                            // (zero-padded): most comparisons end there
+    std::unique_ptr<std::string> long_pos;  // the whole position unless it is 8 bytes
     MapEntry e;
-    uint64_t head = 0;  // pos's first 8 bytes as a big-endian number: most
-                        // comparisons end there (positions are 8 bytes + fraction)
   };
+  static_assert(sizeof(Elem) == 48);
 
   class SharedLock {
    public:
@@ -54,8 +60,8 @@ class ListIndex {
   };
 
   MapEntry* find(const Key& k) {
-    auto it = lower(k.s);
-    if (it != elems_.end() && it->pos == k.s) return &it->e;
+    size_t i = lower(k.s);
+    if (i < elems_.size() && equal(elems_[i], k.s)) return &elems_[i].e;
     auto t = tombs_.find(k.s);
     return t == tombs_.end() ? nullptr : &t->second;
   }
@@ -63,29 +69,31 @@ class ListIndex {
   // to the tombstones when the caller marks them removed.
   MapEntry& emplace(const Key& k, RecordLog::Loc loc) {
     if (MapEntry* e = find(k)) return *e;
-    auto it = elems_.insert(lower(k.s), Elem{std::string(k.s), MapEntry{}, head_of(k.s)});
-    it->e.loc = loc;  // present is set by the caller, then presence_changed()
-    return it->e;
+    size_t i = lower(k.s);
+    elems_.insert(i, make_elem(k.s, MapEntry{}));
+    MapEntry& e = elems_[i].e;
+    e.loc = loc;  // present is set by the caller, then presence_changed()
+    return e;
   }
   void erase(const Key& k) {
-    auto it = lower(k.s);
-    if (it != elems_.end() && it->pos == k.s)
-      elems_.erase(it);
+    size_t i = lower(k.s);
+    if (i < elems_.size() && equal(elems_[i], k.s))
+      elems_.erase(i);
     else
       tombs_.erase(std::string(k.s));
   }
   void presence_changed(const Key& k) {
-    auto it = lower(k.s);
-    if (it != elems_.end() && it->pos == k.s) {
-      if (!it->e.present) {
-        tombs_.emplace(std::move(it->pos), it->e);
-        elems_.erase(it);
+    size_t i = lower(k.s);
+    if (i < elems_.size() && equal(elems_[i], k.s)) {
+      if (!elems_[i].e.present) {
+        tombs_.emplace(std::string(k.s), elems_[i].e);
+        elems_.erase(i);
       }
       return;
     }
     auto t = tombs_.find(k.s);
     if (t != tombs_.end() && t->second.present) {
-      elems_.insert(lower(t->first), Elem{t->first, t->second, head_of(t->first)});
+      elems_.insert(lower(t->first), make_elem(t->first, t->second));
       tombs_.erase(t);
     }
   }
@@ -94,19 +102,30 @@ class ListIndex {
   void for_each_locked(F&& f, Flush&& flush) {
     {
       tbb::spin_rw_mutex::scoped_lock lock(mu_, false);
-      for (const Elem& el : elems_) f(std::string_view(el.pos), el.e);
+      for (size_t i = 0; i < elems_.size(); ++i) {
+        char buf[8];
+        f(pos_view(elems_[i], buf), elems_[i].e);
+      }
       for (const auto& [pos, e] : tombs_) f(std::string_view(pos), e);
     }
     flush();
   }
 
-  // Under the caller's SharedLock.
-  const std::deque<Elem>& elems() const { return elems_; }
+  // The present elements in order; under the caller's SharedLock.
+  size_t size() const { return elems_.size(); }
+  const MapEntry& entry(size_t i) const { return elems_[i].e; }
+  std::string pos(size_t i) const {
+    char buf[8];
+    return std::string(pos_view(elems_[i], buf));
+  }
 
   uint64_t dram_bytes() {
     tbb::spin_rw_mutex::scoped_lock lock(mu_, false);
-    uint64_t b = elems_.size() * sizeof(Elem) + tombs_.size() * (4 * sizeof(void*) + sizeof(Elem));
-    for (const Elem& el : elems_) b += el.pos.size() > 15 ? el.pos.capacity() + 1 : 0;
+    uint64_t b = elems_.dram_bytes() +
+                 tombs_.size() * (4 * sizeof(void*) + sizeof(std::string) + sizeof(MapEntry));
+    for (size_t i = 0; i < elems_.size(); ++i)
+      if (const std::string* p = elems_[i].long_pos.get())
+        b += sizeof(std::string) + (p->size() > 15 ? p->capacity() + 1 : 0);
     return b;
   }
 
@@ -117,21 +136,50 @@ class ListIndex {
     if constexpr (std::endian::native == std::endian::little) h = __builtin_bswap64(h);
     return h;
   }
-  // The first element not before pos. Appends, prepends and pops work at
-  // the ends, so those are checked before the binary search (a deque's
-  // iterator arithmetic makes each of its ~log2(n) steps costly).
-  std::deque<Elem>::iterator lower(std::string_view pos) {
+  static Elem make_elem(std::string_view pos, const MapEntry& e) {
+    Elem el;
+    el.head = head_of(pos);
+    if (pos.size() != 8) el.long_pos = std::make_unique<std::string>(pos);
+    el.e = e;
+    return el;
+  }
+  // The element's position; buf holds it when it is 8 bytes.
+  static std::string_view pos_view(const Elem& el, char (&buf)[8]) {
+    if (el.long_pos) return *el.long_pos;
+    uint64_t h = el.head;
+    if constexpr (std::endian::native == std::endian::little) h = __builtin_bswap64(h);
+    std::memcpy(buf, &h, 8);
+    return std::string_view(buf, 8);
+  }
+  static bool equal(const Elem& el, std::string_view pos) {
+    if (pos.size() != 8) return el.long_pos && *el.long_pos == pos;
+    return !el.long_pos && el.head == head_of(pos);
+  }
+  // The index of the first element not before pos. Appends, prepends and
+  // pops work at the ends, so those are checked before the binary search.
+  size_t lower(std::string_view pos) const {
     uint64_t h = head_of(pos);
-    auto before = [h](const Elem& a, std::string_view p) {
-      return a.head != h ? a.head < h : a.pos < p;
+    auto before = [h, pos](const Elem& a) {
+      if (a.head != h) return a.head < h;
+      char buf[8];
+      return pos_view(a, buf) < pos;
     };
-    if (elems_.empty() || before(elems_.back(), pos)) return elems_.end();
-    if (!before(elems_.front(), pos)) return elems_.begin();
-    return std::lower_bound(elems_.begin(), elems_.end(), pos, before);
+    size_t n = elems_.size();
+    if (n == 0 || before(elems_[n - 1])) return n;
+    if (!before(elems_[0])) return 0;
+    size_t lo = 1, hi = n - 1;  // elems_[lo - 1] is before pos, elems_[hi] is not
+    while (lo < hi) {
+      size_t mid = lo + (hi - lo) / 2;
+      if (before(elems_[mid]))
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+    return lo;
   }
 
   tbb::spin_rw_mutex mu_;
-  std::deque<Elem> elems_;
+  BlockDeque<Elem> elems_;
   std::map<std::string, MapEntry, std::less<>> tombs_;
 };
 

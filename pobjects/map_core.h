@@ -67,9 +67,11 @@ struct MapEntry {
   RecordLog::Loc loc;
   uint64_t version = 0;
   uint32_t span = 0;     // bytes loc's record occupies (so updates need not read it)
-  uint32_t kind = 0;     // loc's record kind
+  uint8_t kind = 0;      // loc's record kind (a MapRecordKind)
   bool present = false;  // false: loc is a tombstone (or the entry is being made)
 };
+// In every index slot and list element: kept to half a cache line.
+static_assert(sizeof(MapEntry) == 32);
 
 // Decoded record body.
 struct MapRecordView {
@@ -183,7 +185,7 @@ class MapCore final : public RecordLog::Owner {
       e.loc = loc;
       e.version = version;
       e.span = static_cast<uint32_t>(record_span(loc.rec->body_len));
-      e.kind = loc.rec->kind;
+      e.kind = static_cast<uint8_t>(loc.rec->kind);
       bool was = e.present;
       e.present = d.op != Decision::kRemoveKey;
       if (was != e.present) size_.fetch_add(e.present ? 1 : -1, std::memory_order_relaxed);
@@ -325,7 +327,7 @@ class MapCore final : public RecordLog::Owner {
         e.loc = loc;
         e.version = v;
         e.span = static_cast<uint32_t>(record_span(h.body_len));
-        e.kind = h.kind;
+        e.kind = static_cast<uint8_t>(h.kind);
       } else {
         superseded = loc;
       }

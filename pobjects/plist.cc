@@ -80,30 +80,30 @@ std::optional<std::string> PList::get(int64_t i) const {
 
 bool PList::get(int64_t i, std::string* value) const {
   ListIndex::SharedLock lock(core_->index());
-  const auto& el = core_->index().elems();
-  int64_t k = normalise(i, el.size());
+  const ListIndex& ix = core_->index();
+  int64_t k = normalise(i, ix.size());
   if (k < 0) return false;
-  value->assign(core_->value_at(el[k].e).bytes);
+  value->assign(core_->value_at(ix.entry(k)).bytes);
   return true;
 }
 
 std::vector<std::string> PList::range(int64_t from, int64_t to) const {
   std::vector<std::string> out;
   ListIndex::SharedLock lock(core_->index());
-  const auto& el = core_->index().elems();
-  auto n = static_cast<int64_t>(el.size());
+  const ListIndex& ix = core_->index();
+  auto n = static_cast<int64_t>(ix.size());
   if (from < 0) from = std::max<int64_t>(0, from + n);
   if (to < 0) to = std::max<int64_t>(0, to + n);
   to = std::min(to, n);
-  for (int64_t k = from; k < to; ++k) out.push_back(value_string(core_->value_at(el[k].e)));
+  for (int64_t k = from; k < to; ++k) out.push_back(value_string(core_->value_at(ix.entry(k))));
   return out;
 }
 
 int64_t PList::index_of(std::string_view value) const {
   ListIndex::SharedLock lock(core_->index());
-  const auto& el = core_->index().elems();
-  for (size_t k = 0; k < el.size(); ++k)
-    if (core_->value_at(el[k].e).bytes == value) return static_cast<int64_t>(k);
+  const ListIndex& ix = core_->index();
+  for (size_t k = 0; k < ix.size(); ++k)
+    if (core_->value_at(ix.entry(k)).bytes == value) return static_cast<int64_t>(k);
   return -1;
 }
 
@@ -137,9 +137,9 @@ bool PList::insert_at(uint64_t before, std::string_view value) {
   std::string pos;
   {
     ListIndex::SharedLock lock(core_->index());
-    const auto& el = core_->index().elems();
-    std::string_view a = before == 0 ? std::string_view() : el[before - 1].pos;
-    std::string_view b = before >= el.size() ? std::string_view() : el[before].pos;
+    const ListIndex& ix = core_->index();
+    std::string a = before == 0 ? std::string() : ix.pos(before - 1);
+    std::string b = before >= ix.size() ? std::string() : ix.pos(before);
     pos = position_between(a, b);
   }
   // shape_mu_ keeps the neighbours in place until the element is in.
@@ -152,10 +152,10 @@ bool PList::set(int64_t i, std::string_view value) {
   std::string pos;
   {
     ListIndex::SharedLock lock(core_->index());
-    const auto& el = core_->index().elems();
-    int64_t k = normalise(i, el.size());
+    const ListIndex& ix = core_->index();
+    int64_t k = normalise(i, ix.size());
     if (k < 0) return false;
-    pos = el[k].pos;
+    pos = ix.pos(k);
   }
   Ops::put(*core_, pos, value);
   return true;
@@ -165,11 +165,11 @@ std::optional<std::string> PList::remove_locked(int64_t i) {
   std::string pos, value;
   {
     ListIndex::SharedLock lock(core_->index());
-    const auto& el = core_->index().elems();
-    int64_t k = normalise(i, el.size());
+    const ListIndex& ix = core_->index();
+    int64_t k = normalise(i, ix.size());
     if (k < 0) return std::nullopt;
-    pos = el[k].pos;
-    value = value_string(core_->value_at(el[k].e));
+    pos = ix.pos(k);
+    value = value_string(core_->value_at(ix.entry(k)));
   }
   Ops::remove(*core_, pos);
   return value;

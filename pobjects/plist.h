@@ -9,7 +9,7 @@
 // insertion takes a position strictly between its neighbours (a fraction
 // when their majors are adjacent), so no element ever moves and every
 // update writes exactly one record. The volatile index (list_index.h)
-// keeps the elements in position order in a deque: get(i) is O(1), ends
+// keeps the elements in position order in a BlockDeque: get(i) is O(1), ends
 // grow in O(1), insertions in the middle are O(n) in DRAM.
 //
 // Updates that change the list's shape serialise on a per-list mutex (one
