@@ -26,11 +26,25 @@ constexpr uint64_t kChunkOverhead = kObjectHeaderSize + sizeof(LogChunkData);
 constexpr uint64_t kMinChunk = 512;       // allocation bytes of the smallest chunk
 constexpr uint64_t kMaxChunk = 64 << 10;  // ... and of the largest regular chunk
 std::atomic<uint64_t> min_clean_bytes{RecordLog::kDefaultMinCleanBytes};
+constexpr uint64_t kDefaultDeadPermille = 150;
+constexpr uint64_t kDefaultVictimPermille = 300;
+constexpr uint64_t kShortDeadPermille = 50;  // when the pool is full (space_short)
 // Cleaning starts when dead records pass this fraction of the log (in
 // 1/1000): 150 keeps a log of 1 KB records within 1.25x of its live bytes.
-std::atomic<uint64_t> dead_permille{150};
+std::atomic<uint64_t> dead_permille{kDefaultDeadPermille};
 // A chunk is cleaned only if at least this fraction of it is dead.
-std::atomic<uint64_t> victim_permille{300};
+std::atomic<uint64_t> victim_permille{kDefaultVictimPermille};
+// Set when a chunk could not be made (the pool is full). While set, logs
+// clean from 5% dead and chunks from the default 30%, whatever the
+// configured thresholds (nvobj-dso cleans at 30%): a full pool gets back
+// nearly all its dead space, space being worth more than copying then.
+// Cleared by a log that makes a chunk again with no more than 5% dead.
+std::atomic<bool> space_short{false};
+
+uint64_t effective(const std::atomic<uint64_t>& permille, uint64_t when_short) {
+  uint64_t p = permille.load(std::memory_order_relaxed);
+  return space_short.load(std::memory_order_relaxed) ? std::min(p, when_short) : p;
+}
 
 // Bumped in a forked child: see fresh_nonce.
 std::atomic<uint64_t> fork_generation{0};
@@ -286,7 +300,16 @@ uint64_t RecordLog::next_capacity(uint64_t span) const {
 RecordLog::Chunk* RecordLog::make_chunk(Lane& lane, uint64_t capacity) {
   uint64_t prev = lane.head != nullptr ? lane.head->off : 0;
   uint64_t nonce = fresh_nonce();
-  Ref<LogChunk> ref = store_.make_detached<LogChunk>(capacity, capacity, prev, uint64_t{0}, nonce);
+  Ref<LogChunk> ref;
+  try {
+    ref = store_.make_detached<LogChunk>(capacity, capacity, prev, uint64_t{0}, nonce);
+  } catch (const Error& e) {
+    if (e.status().code() == StatusCode::kNoSpace)
+      space_short.store(true, std::memory_order_relaxed);
+    throw;
+  }
+  if (space_short.load(std::memory_order_relaxed) && !over_threshold())
+    space_short.store(false, std::memory_order_relaxed);
   auto* c = new Chunk;
   c->off = ref.offset();
   c->tail = store_.pool().at<char>(c->off) + sizeof(LogChunkData);
@@ -472,7 +495,7 @@ void RecordLog::seal(Chunk* c) {
 bool RecordLog::dead_enough(const Chunk* c) {
   uint64_t used = c->used.load(std::memory_order_acquire);
   return c->dead.load(std::memory_order_relaxed) * 1000 >=
-         used * victim_permille.load(std::memory_order_relaxed);
+         used * effective(victim_permille, kDefaultVictimPermille);
 }
 
 void RecordLog::maybe_queue(Chunk* c) {
@@ -528,7 +551,7 @@ bool RecordLog::over_threshold(uint64_t times) const {
   uint64_t total = record_bytes_.load(std::memory_order_relaxed);
   uint64_t dead = dead_bytes_.load(std::memory_order_relaxed);
   return total >= min_clean_bytes.load(std::memory_order_relaxed) &&
-         dead * 1000 > total * times * dead_permille.load(std::memory_order_relaxed);
+         dead * 1000 > total * times * effective(dead_permille, kShortDeadPermille);
 }
 
 void RecordLog::maybe_clean(bool owner_work) {

@@ -203,6 +203,9 @@ class RecordLog {
   static void set_min_clean_bytes(uint64_t bytes);
   // Cleaning starts when dead bytes exceed `dead` permille of the log, and
   // cleans chunks at least `victim` permille dead (defaults 150, 300).
+  // Higher values copy less and keep more dead bytes. Once a chunk could not
+  // be made for want of pool space, logs clean from 50 permille dead (chunks
+  // from 300) until one is back under that.
   static void set_cleaning_thresholds(uint64_t dead, uint64_t victim);
 
  private:

@@ -151,6 +151,44 @@ TEST_F(DsoServerTest, OneIoThreadGroupCommitsAClientsPipeline) {
   }
 }
 
+// An INFO field of the nvobj section, or -1.
+long long info_field(Client& c, const std::string& name) {
+  std::string info = c.cmd({"INFO"}).str;
+  size_t at = info.find(name + ":");
+  return at == std::string::npos ? -1 : std::stoll(info.substr(at + name.size() + 1));
+}
+
+// --clean-at sets the share of the key space's log that may be dead before
+// updates clean it: rewriting 100 keys over and over keeps the log near it.
+TEST_F(DsoServerTest, CleanAtBoundsTheDeadShareOfTheLog) {
+  for (int clean_at : {10, 60}) {
+    SCOPED_TRACE(clean_at);
+    nvobj::testing::TempDir dir;
+    DsoProcess p;
+    ASSERT_TRUE(p.start({"--pool", dir.file("p"), "--size", "64M", "--mode", "emulated",
+                         "--clean-at", std::to_string(clean_at)}));
+    Client c(p.port());
+    constexpr int kWrites = 20000;
+    for (int i = 0; i < kWrites; ++i) redisAppendCommand(c.raw(), "SET k%d %d", i % 100, i);
+    for (int i = 0; i < kWrites; ++i) {
+      void* r = nullptr;
+      ASSERT_EQ(redisGetReply(c.raw(), &r), REDIS_OK);
+      freeReplyObject(r);
+    }
+    double log = static_cast<double>(info_field(c, "nvobj_keyspace_log_bytes"));
+    double dead = static_cast<double>(info_field(c, "nvobj_keyspace_dead_bytes"));
+    ASSERT_GT(log, 0);
+    if (clean_at == 10)
+      EXPECT_LT(dead / log, 0.3);
+    else
+      EXPECT_GT(dead / log, 0.3);
+    EXPECT_EQ(c.cmd({"GET", "k42"}).str, std::to_string(kWrites - 58));
+  }
+  DsoProcess bad;
+  EXPECT_FALSE(bad.start({"--pool", dir_.file("p"), "--clean-at", "0"}));
+  EXPECT_NE(bad.wait(), 0);
+}
+
 TEST_F(DsoServerTest, MalformedInputGetsAnErrorAndTheConnectionCloses) {
   DsoProcess p;
   ASSERT_TRUE(p.start(pool_args()));

@@ -230,6 +230,43 @@ TEST_F(PHashMapTest, RecordsLargerThanTheSpareChunkMixWithCleaning) {
   check();
 }
 
+// Whatever the configured thresholds, a map in a full pool cleans its dead
+// records once a chunk could not be made: removing a third of the values
+// makes room for new ones. (Values of 40 KB fill a chunk each, so a removed
+// one leaves a chunk all dead, which cleaning frees without copying: a
+// full pool has no room for the copies of a partly dead chunk.)
+TEST_F(PHashMapTest, AFullPoolCleansItsDeadRecordsWhateverTheThresholds) {
+  StoreOptions o;
+  o.create.size = 4 << 20;
+  o.create.max_size = 4 << 20;  // no room to grow
+  o.create.mode = Mode::kEmulated;
+  auto s = create_store(dir_.file("full.pool"), o);
+  ASSERT_TRUE(s) << s.status().to_string();
+  auto full = PHashMap::create(**s);
+  (*s)->set_root("full", full);
+  RecordLog::set_cleaning_thresholds(800, 900);  // would clean at 80% dead
+  const std::string value(40 << 10, 'v');
+  auto put = [&](const std::string& k) {
+    try {
+      full->put(k, value);
+      return true;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.status().code(), StatusCode::kNoSpace) << e.what();
+      return false;
+    }
+  };
+  int n = 0;
+  while (put("k" + std::to_string(n))) ++n;
+  ASSERT_GT(n, 50);
+  int removed = 0;
+  for (int i = 0; i < n; i += 3, ++removed) ASSERT_TRUE(full->remove("k" + std::to_string(i)));
+  int taken = 0;
+  while (taken < removed && put("new" + std::to_string(taken))) ++taken;
+  RecordLog::set_cleaning_thresholds(150, 300);
+  EXPECT_GE(taken, removed / 2) << n << " values, " << removed << " removed";
+  for (int i = 0; i < n; ++i) EXPECT_EQ(full->contains("k" + std::to_string(i)), i % 3 != 0) << i;
+}
+
 TEST_F(PHashMapTest, OwnedObjectsAreDestroyedOnceTheirRecordIsCleaned) {
   RecordLog::set_min_clean_bytes(4 << 10);
   uint64_t live0 = store_->usage().live_bytes;
