@@ -151,15 +151,6 @@ CommandTable::CommandTable() {
 namespace {
 
 // The keys a command names, by its key spec.
-std::vector<std::string_view> command_keys(const CommandTable::Command& c,
-                                           const std::vector<std::string>& args) {
-  std::vector<std::string_view> keys;
-  auto n = static_cast<int>(args.size());
-  int last = c.last_key < 0 ? n + c.last_key : c.last_key;
-  for (int i = c.first_key; i <= last && i < n; i += c.step) keys.emplace_back(args[i]);
-  return keys;
-}
-
 // A handler that parked its call and then threw replies the error
 // instead: the call is withdrawn (its keys are unlocked by now, which the
 // withdrawal may need).
@@ -185,8 +176,7 @@ void CommandTable::prefetch(ServerContext& server, const std::vector<std::string
 void CommandTable::execute(ServerContext& server, ClientState& client,
                            std::vector<std::string>& args, ReplyWriter& out) const {
   server.commands.fetch_add(1, std::memory_order_relaxed);
-  std::string name = cmd::lower(args[0]);
-  auto it = commands_.find(name);
+  auto it = commands_.find(std::string_view(args[0]));
   if (it == commands_.end()) {
     // As redis: the name and the arguments cut to about 128 characters.
     std::string shown;
@@ -196,6 +186,7 @@ void CommandTable::execute(ServerContext& server, ClientState& client,
                                  std::string_view(args[0]).substr(0, 128), shown));
   }
   // Arity before authentication, as redis does.
+  const std::string& name = it->first;  // lower case
   const Command& c = it->second;
   auto n = static_cast<int>(args.size());
   if ((c.arity > 0 && n != c.arity) || (c.arity < 0 && n < -c.arity))
@@ -217,7 +208,14 @@ void CommandTable::execute(ServerContext& server, ClientState& client,
       }
       case Lock::kRead:
       case Lock::kWrite: {
-        KeyLocks::Guard g(server.locks, command_keys(c, args), c.lock == Lock::kWrite);
+        KeyLocks::Guard g(
+            server.locks,
+            [&](auto&& take) {
+              auto n = static_cast<int>(args.size());
+              int last = c.last_key < 0 ? n + c.last_key : c.last_key;
+              for (int i = c.first_key; i <= last && i < n; i += c.step) take(args[i]);
+            },
+            c.lock == Lock::kWrite);
         c.handler(server, client, args, out);
         break;
       }

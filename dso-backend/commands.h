@@ -90,7 +90,27 @@ class CommandTable {
     int last_key = 1;
     int step = 1;
   };
-  using Map = std::unordered_map<std::string, Command>;
+  // Command names ignore ASCII case, as redis's do; found without copying
+  // or lowering the name a client sent.
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const {
+      uint64_t h = 14695981039346656037ull;  // FNV-1a over the lowered bytes
+      for (char c : s) h = (h ^ static_cast<unsigned char>(ascii_lower(c))) * 1099511628211ull;
+      return h;
+    }
+  };
+  struct NameEqual {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const {
+      if (a.size() != b.size()) return false;
+      for (size_t i = 0; i < a.size(); ++i)
+        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+      return true;
+    }
+  };
+  static char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
+  using Map = std::unordered_map<std::string, Command, NameHash, NameEqual>;
 
   CommandTable();
   // Runs one command (args[0] is its name) with its keys locked and appends

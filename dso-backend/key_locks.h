@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <array>
+#include <concepts>
 #include <cstddef>
 #include <functional>
 #include <shared_mutex>
@@ -34,24 +35,32 @@ class KeyLocks {
   }
   std::shared_mutex& at(size_t i) { return stripes_[i].mu; }
 
-  // Holds the stripes of `keys` (exclusive or shared) until destroyed.
+  // Holds the stripes of some keys (exclusive or shared) until destroyed.
+  // Without allocating: the stripes are kept in a small sorted array.
   class Guard {
    public:
-    Guard(KeyLocks& locks, const std::vector<std::string_view>& keys, bool exclusive)
-        : locks_(locks), exclusive_(exclusive), all_(false) {
-      held_.reserve(keys.size());
-      for (std::string_view k : keys) held_.push_back(locks.stripe(k));
-      std::sort(held_.begin(), held_.end());
-      held_.erase(std::unique(held_.begin(), held_.end()), held_.end());
-      if (held_.size() > kMaxStripesHeld) {  // a command on many keys: hold them all
-        held_.clear();
-        all_ = true;
+    // for_each_key(take) calls take(key) for each key.
+    template <typename ForEachKey>
+    requires std::invocable<ForEachKey, void (*)(std::string_view)> Guard(KeyLocks& locks,
+                                                                          ForEachKey&& for_each_key,
+                                                                          bool exclusive)
+        : locks_(locks), exclusive_(exclusive) {
+      for_each_key([&](std::string_view k) { add(locks.stripe(k)); });
+      if (all_) {  // a command on many keys: hold them all
         locks_.all_.lock();
         return;
       }
       locks_.all_.lock_shared();
-      for (size_t i : held_) exclusive_ ? locks_.at(i).lock() : locks_.at(i).lock_shared();
+      for (size_t i = 0; i < n_; ++i)
+        exclusive_ ? locks_.at(held_[i]).lock() : locks_.at(held_[i]).lock_shared();
     }
+    Guard(KeyLocks& locks, const std::vector<std::string_view>& keys, bool exclusive)
+        : Guard(
+              locks,
+              [&](auto&& take) {
+                for (std::string_view k : keys) take(k);
+              },
+              exclusive) {}
     // Every key, exclusively.
     explicit Guard(KeyLocks& locks) : locks_(locks), exclusive_(true), all_(true) {
       locks_.all_.lock();
@@ -61,19 +70,40 @@ class KeyLocks {
         locks_.all_.unlock();
         return;
       }
-      for (auto it = held_.rbegin(); it != held_.rend(); ++it)
-        exclusive_ ? locks_.at(*it).unlock() : locks_.at(*it).unlock_shared();
+      for (size_t i = n_; i-- > 0;)
+        exclusive_ ? locks_.at(held_[i]).unlock() : locks_.at(held_[i]).unlock_shared();
       locks_.all_.unlock_shared();
     }
     Guard(const Guard&) = delete;
     Guard& operator=(const Guard&) = delete;
 
+    bool holds_all() const { return all_; }
+    size_t stripes_held() const { return n_; }
+
    private:
+    // Inserts stripe s in order, once; past kMaxStripesHeld, all_ instead.
+    void add(size_t s) {
+      if (all_) return;
+      size_t at = 0;
+      while (at < n_ && held_[at] < s) ++at;
+      if (at < n_ && held_[at] == s) return;
+      if (n_ == kMaxStripesHeld) {
+        all_ = true;
+        n_ = 0;
+        return;
+      }
+      for (size_t i = n_; i > at; --i) held_[i] = held_[i - 1];
+      held_[at] = static_cast<uint16_t>(s);
+      ++n_;
+    }
+
     KeyLocks& locks_;
     bool exclusive_;
-    bool all_;
-    std::vector<size_t> held_;
+    bool all_ = false;
+    size_t n_ = 0;
+    std::array<uint16_t, kMaxStripesHeld> held_;
   };
+  static_assert(kStripes <= 65536);
 
  private:
   struct alignas(64) Stripe {
