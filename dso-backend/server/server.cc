@@ -337,8 +337,12 @@ class Server::Impl::Session : public std::enable_shared_from_this<Session> {
 void Server::Impl::accept() {
   // Each connection gets a strand of its own: its read, write and idle
   // timer handlers are serialised, different connections run in parallel.
-  acceptor_.async_accept(asio::make_strand(io_), [this](asio::error_code ec,
-                                                        asio::ip::tcp::socket socket) {
+  // With one I/O thread the io_context's own executor serialises them
+  // already, and a strand would only add its lock and queue to every step.
+  asio::any_io_executor ex = options_.io_threads <= 1
+                                 ? asio::any_io_executor(io_.get_executor())
+                                 : asio::any_io_executor(asio::make_strand(io_));
+  acceptor_.async_accept(ex, [this](asio::error_code ec, asio::ip::tcp::socket socket) {
     if (ec) {
       if (ec != asio::error::operation_aborted) accept();
       return;
