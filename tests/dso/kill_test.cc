@@ -116,10 +116,14 @@ struct Worker {
 };
 
 // Runs the clients until the server dies; calls kill() once `target`
-// writes were acknowledged.
+// writes were acknowledged or, with `after_batch`, once thread 0 has then
+// sent its next batch of pipelined writes: the kill races the server's run
+// of that batch, so it may land before, inside or after it (writes applied
+// but not acknowledged, the case a kill at an acknowledgement rarely hits).
 class Cycle {
  public:
-  Cycle(int cycle, int port, uint64_t target) : cycle_(cycle), port_(port), target_(target) {}
+  Cycle(int cycle, int port, uint64_t target, bool after_batch)
+      : cycle_(cycle), port_(port), target_(target), after_batch_(after_batch) {}
 
   template <typename Kill>
   std::vector<Worker> run(Kill kill) {
@@ -128,7 +132,9 @@ class Cycle {
     for (int t = 0; t < kThreads; ++t) threads.emplace_back([&, t] { client(t, &workers[t]); });
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return acks_.load() >= target_ || exited_ == kThreads; });
+      cv_.wait(lock, [&] {
+        return (acks_.load() >= target_ && (!after_batch_ || batch_sent_)) || exited_ == kThreads;
+      });
     }
     kill();
     for (auto& th : threads) th.join();
@@ -146,6 +152,15 @@ class Cycle {
         Op op{static_cast<Kind>((seq + static_cast<uint64_t>(t)) % 4), cycle_, t, seq};
         w->in_flight.push_back(op);
         c.append(command(op));
+      }
+      if (t == 0 && after_batch_ && acks_.load() >= target_) {
+        // Sent in full before the kill is let go.
+        int done = 0;
+        while (!done && redisBufferWrite(c.raw(), &done) == REDIS_OK) {
+        }
+        std::lock_guard lock(mu_);
+        batch_sent_ = true;
+        cv_.notify_one();
       }
       while (!w->in_flight.empty()) {
         Reply r = c.get_reply();
@@ -172,8 +187,10 @@ class Cycle {
   const int cycle_;
   const int port_;
   const uint64_t target_;
+  const bool after_batch_;
   std::atomic<uint64_t> acks_{0};
   std::mutex mu_;
+  bool batch_sent_ = false;  // under mu_
   std::condition_variable cv_;
   int exited_ = 0;
 };
@@ -400,7 +417,7 @@ TEST_P(DsoKillTest, AcknowledgedWritesSurviveSigkillUnderConcurrentClients) {
     // Mostly a few hundred writes, sometimes one or two (a kill right after
     // recovery).
     const uint64_t target = rng() % 8 == 0 ? 1 + rng() % 2 : 1 + rng() % 600;
-    Cycle run(cycle, server->port(), target);
+    Cycle run(cycle, server->port(), target, /*after_batch=*/rng() % 2 == 0);
     std::vector<Worker> workers = run.run([&] {
       server->kill(SIGKILL);
       server->wait();
