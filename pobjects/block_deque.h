@@ -1,16 +1,20 @@
-// BlockDeque: a double-ended array in fixed blocks of 2^kShift elements,
-// for PList's volatile index. Like std::deque, both ends grow in O(1)
-// without moving elements and element i is found by arithmetic; unlike
-// libstdc++'s deque, whose blocks are 512 bytes (6 list elements), its
-// blocks hold hundreds of elements, so a list growing by millions costs one
-// allocation per block rather than one per handful of pushes, and indexing
-// is a shift and a mask.
+// BlockDeque: a double-ended array in blocks of 2^shift elements, for
+// PList's volatile index. Like std::deque, both ends grow in O(1) without
+// moving elements and element i is found by arithmetic; unlike libstdc++'s
+// deque, whose blocks are 512 bytes (6 list elements), its blocks grow with
+// the deque up to 2^kMaxShift elements, so a list growing by millions costs
+// one allocation per few hundred pushes, while a short list keeps one small
+// block (8 elements). Indexing is a shift and a mask.
 //
+// Blocks double (all elements regrouped, O(n), amortised O(1) per push)
+// when a deque spans more than kRegroupBlocks of them, until they reach
+// 2^kMaxShift elements; an emptied deque starts over with small blocks.
 // Elements are addressed by index only; insert/erase in the middle move the
 // shorter side by one. Not thread-safe (the index's lock guards it).
 #ifndef NVOBJ_POBJECTS_BLOCK_DEQUE_H_
 #define NVOBJ_POBJECTS_BLOCK_DEQUE_H_
 
+#include <algorithm>
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
@@ -20,10 +24,12 @@
 
 namespace nvobj::detail {
 
-template <typename T, unsigned kShift = 9>
+template <typename T, unsigned kMaxShift = 9, unsigned kMinShift = (kMaxShift < 3 ? kMaxShift : 3)>
 class BlockDeque {
+  static_assert(kMinShift <= kMaxShift);
+
  public:
-  static constexpr size_t kBlock = size_t{1} << kShift;
+  static constexpr size_t kRegroupBlocks = 8;
 
   BlockDeque() = default;
   BlockDeque(const BlockDeque&) = delete;
@@ -32,44 +38,41 @@ class BlockDeque {
 
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
+  size_t block_size() const { return size_t{1} << shift_; }
 
   T& operator[](size_t i) {
     assert(i < size_);
     size_t a = first_ + i;
-    return map_[begin_ + (a >> kShift)][a & (kBlock - 1)];
+    return map_[begin_ + (a >> shift_)][a & (block_size() - 1)];
   }
   const T& operator[](size_t i) const { return const_cast<BlockDeque&>(*this)[i]; }
   T& front() { return (*this)[0]; }
   T& back() { return (*this)[size_ - 1]; }
 
   void push_back(T v) {
-    size_t a = first_ + size_;
-    if ((a >> kShift) == end_ - begin_) add_block_back();
-    map_[begin_ + (a >> kShift)][a & (kBlock - 1)] = std::move(v);
+    if (((first_ + size_) >> shift_) == end_ - begin_) grow_back();
     ++size_;
+    back() = std::move(v);
   }
   void push_front(T v) {
-    if (first_ == 0) {
-      add_block_front();
-      first_ = kBlock;
-    }
+    if (first_ == 0) grow_front();
     --first_;
     ++size_;
-    (*this)[0] = std::move(v);
+    front() = std::move(v);
   }
   void pop_back() {
     assert(size_ > 0);
     back() = T{};
     --size_;
-    if (size_ == 0) return reset();
-    if (((first_ + size_ - 1) >> kShift) + 1 < end_ - begin_) drop_block(--end_);
+    if (size_ == 0) return clear();
+    if (((first_ + size_ - 1) >> shift_) + 1 < end_ - begin_) drop_block(--end_);
   }
   void pop_front() {
     assert(size_ > 0);
     front() = T{};
     --size_;
-    if (size_ == 0) return reset();
-    if (++first_ == kBlock) {
+    if (size_ == 0) return clear();
+    if (++first_ == block_size()) {
       drop_block(begin_++);
       first_ = 0;
     }
@@ -99,41 +102,33 @@ class BlockDeque {
     }
   }
 
+  // Frees every block: an emptied deque starts over with small ones.
   void clear() {
-    for (size_t b = begin_; b < end_; ++b) drop_block(b);
+    for (size_t b = begin_; b < end_; ++b) delete[] map_[b];
     map_.clear();
+    map_.shrink_to_fit();
     begin_ = end_ = first_ = size_ = 0;
+    shift_ = kMinShift;
     spare_.reset();
   }
 
   // DRAM held: blocks (including the spare) and the block map.
   size_t dram_bytes() const {
-    return (end_ - begin_ + (spare_ ? 1 : 0)) * kBlock * sizeof(T) + map_.capacity() * sizeof(T*);
+    return (end_ - begin_ + (spare_ ? 1 : 0)) * block_size() * sizeof(T) +
+           map_.capacity() * sizeof(T*);
   }
 
  private:
-  // An emptied deque keeps its last block (a queue drained and refilled
-  // allocates nothing) but not the map it grew, and restarts in the middle
-  // of the block so that both ends have room.
-  void reset() {
-    first_ = kBlock / 2;
-    if (end_ - begin_ > 1) drop_block(--end_);
-    if (map_.size() > kMinMap) {
-      std::vector<T*> m(kMinMap, nullptr);
-      m[kMinMap / 2] = map_[begin_];
-      map_ = std::move(m);
-      begin_ = kMinMap / 2;
-      end_ = begin_ + 1;
-    }
-  }
-  std::unique_ptr<T[]> new_block() {
-    if (spare_) return std::move(spare_);
-    return std::make_unique<T[]>(kBlock);
+  static constexpr size_t kMinMap = 8;
+
+  T* new_block() {
+    if (spare_) return spare_.release();  // its elements were reset to T{}
+    return new T[block_size()]();
   }
   void drop_block(size_t b) {
     std::unique_ptr<T[]> blk(map_[b]);
     map_[b] = nullptr;
-    if (!spare_) spare_ = std::move(blk);  // elements already reset to T{}
+    if (!spare_) spare_ = std::move(blk);
   }
   // Re-centres the used part of the map, growing it when more than half full.
   void recentre() {
@@ -147,22 +142,49 @@ class BlockDeque {
     begin_ = nb;
     end_ = nb + used;
   }
-  void add_block_back() {
+  // Moves the elements into blocks twice as large, starting halfway into
+  // the first (room at both ends). False if the blocks stay as they are.
+  bool maybe_regroup() {
+    if (end_ - begin_ < kRegroupBlocks || shift_ >= kMaxShift) return false;
+    const unsigned shift = shift_ + 1;
+    const size_t bs = size_t{1} << shift;
+    const size_t first = bs / 2;
+    const size_t blocks = (first + size_ + bs - 1) / bs;
+    std::vector<std::unique_ptr<T[]>> made;
+    for (size_t b = 0; b < blocks; ++b) made.push_back(std::make_unique<T[]>(bs));
+    for (size_t i = 0; i < size_; ++i) {
+      size_t a = first + i;
+      made[a >> shift][a & (bs - 1)] = std::move((*this)[i]);
+    }
+    for (size_t b = begin_; b < end_; ++b) delete[] map_[b];
+    spare_.reset();
+    std::vector<T*> m(std::max(kMinMap, blocks * 2 + 2), nullptr);
+    begin_ = (m.size() - blocks) / 2;
+    end_ = begin_ + blocks;
+    for (size_t b = 0; b < blocks; ++b) m[begin_ + b] = made[b].release();
+    map_ = std::move(m);
+    first_ = first;
+    shift_ = shift;
+    return true;
+  }
+  void grow_back() {
+    if (maybe_regroup() && ((first_ + size_) >> shift_) < end_ - begin_) return;
     if (end_ == map_.size()) recentre();
-    map_[end_++] = new_block().release();
+    map_[end_++] = new_block();
   }
-  void add_block_front() {
+  void grow_front() {
+    if (maybe_regroup()) return;  // first_ > 0 after it
     if (begin_ == 0) recentre();
-    map_[--begin_] = new_block().release();
+    map_[--begin_] = new_block();
+    first_ = block_size();
   }
-
-  static constexpr size_t kMinMap = 8;
 
   std::vector<T*> map_;  // blocks in order occupy [begin_, end_)
   size_t begin_ = 0, end_ = 0;
   size_t first_ = 0;  // slot of element 0 in block begin_
   size_t size_ = 0;
-  std::unique_ptr<T[]> spare_;
+  unsigned shift_ = kMinShift;
+  std::unique_ptr<T[]> spare_;  // a dropped block, kept for the next
 };
 
 }  // namespace nvobj::detail

@@ -21,11 +21,12 @@ void expect_same(const D& d, const std::deque<int>& ref) {
   }
 }
 
-TEST(BlockDequeTest, RandomOperationsMatchStdDequeAcrossBlockBoundaries) {
-  BlockDeque<Box, 2> d;  // 4 elements per block: every few operations cross one
+template <typename D>
+void random_operations_match_std_deque(int steps) {
+  D d;
   std::deque<int> ref;
   std::mt19937_64 rng(7);
-  for (int step = 0; step < 200000; ++step) {
+  for (int step = 0; step < steps; ++step) {
     int op = static_cast<int>(rng() % 100);
     int v = step;
     if (op < 25) {
@@ -52,6 +53,29 @@ TEST(BlockDequeTest, RandomOperationsMatchStdDequeAcrossBlockBoundaries) {
     if (step % 997 == 0) expect_same(d, ref);
   }
   expect_same(d, ref);
+}
+
+TEST(BlockDequeTest, RandomOperationsMatchStdDequeAcrossBlockBoundaries) {
+  // 4 elements per block: every few operations cross one.
+  random_operations_match_std_deque<BlockDeque<Box, 2>>(200000);
+  // Blocks of 8 growing to 64: regroups on the way up, and back to 8 when
+  // the deque empties.
+  random_operations_match_std_deque<BlockDeque<Box, 6>>(200000);
+}
+
+TEST(BlockDequeTest, BlocksGrowWithTheDequeAndAShortOneStaysSmall) {
+  BlockDeque<Box> d;
+  d.push_back(std::make_unique<int>(0));
+  EXPECT_EQ(d.block_size(), 8u);
+  EXPECT_LE(d.dram_bytes(), 8 * sizeof(Box) + 8 * sizeof(void*));
+  for (int i = 1; i < 100000; ++i)
+    i % 2 ? d.push_front(std::make_unique<int>(i)) : d.push_back(std::make_unique<int>(i));
+  EXPECT_EQ(d.block_size(), 512u);
+  // Blocks of 512: at most two partly used, plus the map.
+  EXPECT_LE(d.dram_bytes(), (100000 + 2 * 512) * sizeof(Box) + 4096 * sizeof(void*));
+  for (int i = 0; i < 100000; ++i) d.pop_front();
+  EXPECT_EQ(d.block_size(), 8u);
+  EXPECT_EQ(d.dram_bytes(), 0u);
 }
 
 TEST(BlockDequeTest, GrowsAtOneEndAndDrainsFromTheOther) {
