@@ -14,11 +14,14 @@
 #ifndef NVOBJ_POBJECTS_BLOCK_DEQUE_H_
 #define NVOBJ_POBJECTS_BLOCK_DEQUE_H_
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <utility>
 #include <vector>
 
@@ -104,31 +107,54 @@ class BlockDeque {
 
   // Frees every block: an emptied deque starts over with small ones.
   void clear() {
-    for (size_t b = begin_; b < end_; ++b) delete[] map_[b];
+    for (size_t b = begin_; b < end_; ++b) free_block(map_[b], block_size());
     map_.clear();
     map_.shrink_to_fit();
     begin_ = end_ = first_ = size_ = 0;
+    if (spare_ != nullptr) free_block(std::exchange(spare_, nullptr), block_size());
     shift_ = kMinShift;
-    spare_.reset();
   }
 
   // DRAM held: blocks (including the spare) and the block map.
   size_t dram_bytes() const {
-    return (end_ - begin_ + (spare_ ? 1 : 0)) * block_size() * sizeof(T) +
+    return (end_ - begin_ + (spare_ != nullptr ? 1 : 0)) * block_size() * sizeof(T) +
            map_.capacity() * sizeof(T*);
   }
 
  private:
   static constexpr size_t kMinMap = 8;
 
+  // A block of n value-initialised elements. Its whole pages are mapped in
+  // one call first (see Pool::prefault): a list growing by millions would
+  // otherwise take a page fault every 85 elements.
+  static T* alloc_block(size_t n) {
+    void* p = ::operator new (n * sizeof(T), std::align_val_t{alignof(T)});
+#ifdef MADV_POPULATE_WRITE
+    constexpr uintptr_t kPage = 4096;
+    if (n * sizeof(T) >= 2 * kPage) {
+      uintptr_t b = (reinterpret_cast<uintptr_t>(p) + kPage - 1) & ~(kPage - 1);
+      uintptr_t e = (reinterpret_cast<uintptr_t>(p) + n * sizeof(T)) & ~(kPage - 1);
+      if (e > b) ::madvise(reinterpret_cast<void*>(b), e - b, MADV_POPULATE_WRITE);
+    }
+#endif
+    T* t = static_cast<T*>(p);
+    std::uninitialized_value_construct_n(t, n);
+    return t;
+  }
+  static void free_block(T* t, size_t n) {
+    std::destroy_n(t, n);
+    ::operator delete (t, std::align_val_t{alignof(T)});
+  }
   T* new_block() {
-    if (spare_) return spare_.release();  // its elements were reset to T{}
-    return new T[block_size()]();
+    if (spare_ != nullptr) return std::exchange(spare_, nullptr);  // elements reset to T{}
+    return alloc_block(block_size());
   }
   void drop_block(size_t b) {
-    std::unique_ptr<T[]> blk(map_[b]);
-    map_[b] = nullptr;
-    if (!spare_) spare_ = std::move(blk);
+    T* blk = std::exchange(map_[b], nullptr);
+    if (spare_ == nullptr)
+      spare_ = blk;
+    else
+      free_block(blk, block_size());
   }
   // Re-centres the used part of the map, growing it when more than half full.
   void recentre() {
@@ -150,18 +176,23 @@ class BlockDeque {
     const size_t bs = size_t{1} << shift;
     const size_t first = bs / 2;
     const size_t blocks = (first + size_ + bs - 1) / bs;
-    std::vector<std::unique_ptr<T[]>> made;
-    for (size_t b = 0; b < blocks; ++b) made.push_back(std::make_unique<T[]>(bs));
+    std::vector<T*> m(std::max(kMinMap, blocks * 2 + 2), nullptr);
+    const size_t nb = (m.size() - blocks) / 2;
+    size_t made = 0;
+    try {
+      for (; made < blocks; ++made) m[nb + made] = alloc_block(bs);
+    } catch (...) {  // no memory: the deque stays as it was
+      for (size_t b = 0; b < made; ++b) free_block(m[nb + b], bs);
+      throw;
+    }
     for (size_t i = 0; i < size_; ++i) {
       size_t a = first + i;
-      made[a >> shift][a & (bs - 1)] = std::move((*this)[i]);
+      m[nb + (a >> shift)][a & (bs - 1)] = std::move((*this)[i]);
     }
-    for (size_t b = begin_; b < end_; ++b) delete[] map_[b];
-    spare_.reset();
-    std::vector<T*> m(std::max(kMinMap, blocks * 2 + 2), nullptr);
-    begin_ = (m.size() - blocks) / 2;
+    for (size_t b = begin_; b < end_; ++b) free_block(map_[b], block_size());
+    if (spare_ != nullptr) free_block(std::exchange(spare_, nullptr), block_size());
+    begin_ = nb;
     end_ = begin_ + blocks;
-    for (size_t b = 0; b < blocks; ++b) m[begin_ + b] = made[b].release();
     map_ = std::move(m);
     first_ = first;
     shift_ = shift;
@@ -184,7 +215,7 @@ class BlockDeque {
   size_t first_ = 0;  // slot of element 0 in block begin_
   size_t size_ = 0;
   unsigned shift_ = kMinShift;
-  std::unique_ptr<T[]> spare_;  // a dropped block, kept for the next
+  T* spare_ = nullptr;  // a dropped block of block_size(), kept for the next
 };
 
 }  // namespace nvobj::detail

@@ -313,6 +313,8 @@ RecordLog::Chunk* RecordLog::make_chunk(Lane& lane, uint64_t capacity) {
   auto* c = new Chunk;
   c->off = ref.offset();
   c->tail = store_.pool().at<char>(c->off) + sizeof(LogChunkData);
+  // The log fills it front to back: its pages in one call, not a fault each.
+  store_.pool().prefault(c->off, sizeof(LogChunkData) + capacity);
   c->capacity = capacity;
   c->nonce = nonce;
   c->lane = lane.index;
