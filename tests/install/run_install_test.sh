@@ -19,4 +19,11 @@ export PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig:$work/prefix/lib/x86_64-linux
 g++ -o "$work/app_pc" "$src/tests/install/app/main.cc" $(pkg-config --cflags --libs --static nvobj)
 "$work/app_pc" "$pool_dir/pc.pool"
 [[ -x $work/prefix/bin/nvobj-pool ]] || { echo "nvobj-pool not installed" >&2; exit 1; }
+
+# Every installed header compiles with only what is installed beside it (a
+# header that includes one left out of the install lists fails here).
+(cd "$work/prefix/include" && find nvobj -name '*.h' | sort | sed 's/.*/#include <&>/') >"$work/all.cc"
+# shellcheck disable=SC2046
+g++ -std=c++20 -fsyntax-only $(pkg-config --cflags nvobj) "$work/all.cc" ||
+  { echo "an installed header does not compile on its own" >&2; exit 1; }
 echo "install test ok"
