@@ -92,7 +92,8 @@ class Server::Impl {
   asio::ip::tcp::acceptor acceptor_;
 };
 
-// One client connection. Its socket and timers share a strand, so its
+// One client connection. Its socket and timers share a strand (with one
+// I/O thread, the io_context's executor: that thread is the strand), so its
 // handlers never run concurrently and it needs no lock.
 //
 // It reads, parses what arrived and executes the complete commands in
