@@ -3,6 +3,7 @@
 #include "runtime/pool.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -103,6 +104,36 @@ TEST_F(PoolTest, CreateOpenCloseReopen) {
     EXPECT_EQ((*pool)->header().open_count, static_cast<uint64_t>(round) + 2);
     EXPECT_STREQ((*pool)->at<char>((*pool)->data_offset()), "hello pool");
   }
+}
+
+// prefault maps a range's whole pages at once and changes no byte of it.
+TEST_F(PoolTest, PrefaultMapsWholePagesAndChangesNothing) {
+  {
+    void* scratch =
+        ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ASSERT_NE(scratch, MAP_FAILED);
+    int rc = ::madvise(scratch, 4096, MADV_POPULATE_WRITE);
+    ::munmap(scratch, 4096);
+    if (rc != 0) GTEST_SKIP() << "this kernel has no MADV_POPULATE_WRITE";
+  }
+  auto pool = create(4 * kMiB);
+  ASSERT_TRUE(pool) << pool.status().to_string();
+  Pool& p = **pool;
+  const uint64_t at = p.data_offset() + 5000;  // not page-aligned
+  std::memcpy(p.at<char>(at), "before", 7);
+  auto resident = [&](uint64_t off) {
+    unsigned char v = 0;
+    auto page = reinterpret_cast<uintptr_t>(p.at<char>(off)) & ~uintptr_t{4095};
+    EXPECT_EQ(::mincore(reinterpret_cast<void*>(page), 4096, &v), 0);
+    return (v & 1) != 0;
+  };
+  const uint64_t far = p.data_offset() + 2 * kMiB;
+  ASSERT_FALSE(resident(far + 8192)) << "a fresh pool's pages are mapped on first touch";
+  p.prefault(p.data_offset() + 100, 3 * kMiB);
+  EXPECT_TRUE(resident(far + 8192));
+  EXPECT_STREQ(p.at<char>(at), "before");
+  EXPECT_EQ(*p.at<char>(far), 0);
+  p.prefault(p.size() - 100, kMiB);  // past the end: ignored
 }
 
 TEST_F(PoolTest, CreatedHeaderHasAllFields) {
