@@ -10,12 +10,6 @@ void PCounter::persist_word() const {
   store().durable_fence();
 }
 
-int64_t PCounter::get() const {
-  int64_t v = word().load(std::memory_order_seq_cst);
-  if (pending_.any()) persist_word();  // v may not be durable yet
-  return v;
-}
-
 void PCounter::set(int64_t v) {
   PendingWrites::Scope scope(pending_);
   word().store(v, std::memory_order_seq_cst);

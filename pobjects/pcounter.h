@@ -39,7 +39,12 @@ class PCounter : public PObject<PCounter, PCounterData> {
   // A new counter (unpublished: store a reference to it somewhere durable).
   static Ref<PCounter> create(Store& s, int64_t initial = 0) { return s.make<PCounter>(initial); }
 
-  int64_t get() const;
+  // Inline: a read is a load and a check of the in-flight writers.
+  int64_t get() const {
+    int64_t v = word().load(std::memory_order_seq_cst);
+    if (pending_.any()) persist_word();  // v may not be durable yet
+    return v;
+  }
   void set(int64_t v);
   int64_t add_and_get(int64_t delta);
   int64_t get_and_add(int64_t delta);
