@@ -23,6 +23,10 @@
 
 namespace nvobj::dso {
 
+// A callable that passes each key of a command to the function it is given.
+template <typename F>
+concept KeyVisitor = std::invocable<F, void (*)(std::string_view)>;
+
 class KeyLocks {
  public:
   static constexpr size_t kStripes = 1024;
@@ -40,10 +44,8 @@ class KeyLocks {
   class Guard {
    public:
     // for_each_key(take) calls take(key) for each key.
-    template <typename ForEachKey>
-    requires std::invocable<ForEachKey, void (*)(std::string_view)> Guard(KeyLocks& locks,
-                                                                          ForEachKey&& for_each_key,
-                                                                          bool exclusive)
+    template <KeyVisitor ForEachKey>
+    Guard(KeyLocks& locks, ForEachKey&& for_each_key, bool exclusive)
         : locks_(locks), exclusive_(exclusive) {
       for_each_key([&](std::string_view k) { add(locks.stripe(k)); });
       if (all_) {  // a command on many keys: hold them all
