@@ -133,7 +133,10 @@ class Cycle {
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] {
-        return (acks_.load() >= target_ && (!after_batch_ || batch_sent_)) || exited_ == kThreads;
+        // (Thread 0 gone, e.g. on an unexpected reply, sends no batch: kill
+        // anyway, or the other clients would write on forever.)
+        return (acks_.load() >= target_ && (!after_batch_ || batch_sent_ || pipeliner_gone_)) ||
+               exited_ == kThreads;
       });
     }
     kill();
@@ -181,6 +184,7 @@ class Cycle {
     }
     std::lock_guard lock(mu_);
     ++exited_;
+    if (t == 0) pipeliner_gone_ = true;
     cv_.notify_one();
   }
 
@@ -190,7 +194,8 @@ class Cycle {
   const bool after_batch_;
   std::atomic<uint64_t> acks_{0};
   std::mutex mu_;
-  bool batch_sent_ = false;  // under mu_
+  bool batch_sent_ = false;      // under mu_
+  bool pipeliner_gone_ = false;  // under mu_: thread 0 returned
   std::condition_variable cv_;
   int exited_ = 0;
 };
