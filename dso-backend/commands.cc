@@ -150,7 +150,6 @@ CommandTable::CommandTable() {
 
 namespace {
 
-// The keys a command names, by its key spec.
 // A handler that parked its call and then threw replies the error
 // instead: the call is withdrawn (its keys are unlocked by now, which the
 // withdrawal may need).
@@ -210,7 +209,7 @@ void CommandTable::execute(ServerContext& server, ClientState& client,
       case Lock::kWrite: {
         KeyLocks::Guard g(
             server.locks,
-            [&](auto&& take) {
+            [&](auto&& take) {  // the command's keys, by its key spec
               auto n = static_cast<int>(args.size());
               int last = c.last_key < 0 ? n + c.last_key : c.last_key;
               for (int i = c.first_key; i <= last && i < n; i += c.step) take(args[i]);

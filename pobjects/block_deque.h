@@ -14,8 +14,6 @@
 #ifndef NVOBJ_POBJECTS_BLOCK_DEQUE_H_
 #define NVOBJ_POBJECTS_BLOCK_DEQUE_H_
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <cassert>
 #include <cstddef>
@@ -24,6 +22,8 @@
 #include <new>
 #include <utility>
 #include <vector>
+
+#include "runtime/prefault.h"
 
 namespace nvobj::detail {
 
@@ -125,18 +125,11 @@ class BlockDeque {
   static constexpr size_t kMinMap = 8;
 
   // A block of n value-initialised elements. Its whole pages are mapped in
-  // one call first (see Pool::prefault): a list growing by millions would
+  // one call first (runtime/prefault.h): a list growing by millions would
   // otherwise take a page fault every 85 elements.
   static T* alloc_block(size_t n) {
     void* p = ::operator new (n * sizeof(T), std::align_val_t{alignof(T)});
-#ifdef MADV_POPULATE_WRITE
-    constexpr uintptr_t kPage = 4096;
-    if (n * sizeof(T) >= 2 * kPage) {
-      uintptr_t b = (reinterpret_cast<uintptr_t>(p) + kPage - 1) & ~(kPage - 1);
-      uintptr_t e = (reinterpret_cast<uintptr_t>(p) + n * sizeof(T)) & ~(kPage - 1);
-      if (e > b) ::madvise(reinterpret_cast<void*>(b), e - b, MADV_POPULATE_WRITE);
-    }
-#endif
+    if (n * sizeof(T) >= 8192) prefault_pages(p, n * sizeof(T));
     T* t = static_cast<T*>(p);
     std::uninitialized_value_construct_n(t, n);
     return t;

@@ -68,8 +68,9 @@ class ListIndex {
   // New entries start among the elements; presence_changed() moves them
   // to the tombstones when the caller marks them removed.
   MapEntry& emplace(const Key& k, RecordLog::Loc loc) {
-    if (MapEntry* e = find(k)) return *e;
-    size_t i = lower(k.s);
+    size_t i = lower(k.s);  // once: find() would search again
+    if (i < elems_.size() && equal(elems_[i], k.s)) return elems_[i].e;
+    if (auto t = tombs_.find(k.s); t != tombs_.end()) return t->second;
     elems_.insert(i, make_elem(k.s, MapEntry{}));
     MapEntry& e = elems_[i].e;
     e.loc = loc;  // present is set by the caller, then presence_changed()

@@ -39,6 +39,7 @@ std::atomic<uint64_t> victim_permille{kDefaultVictimPermille};
 // configured thresholds (nvobj-dso cleans at 30%): a full pool gets back
 // nearly all its dead space, space being worth more than copying then.
 // Cleared by a log that makes a chunk again with no more than 5% dead.
+// Process-wide, as the thresholds are.
 std::atomic<bool> space_short{false};
 
 uint64_t effective(const std::atomic<uint64_t>& permille, uint64_t when_short) {

@@ -20,6 +20,7 @@
 #include <fmt/format.h>
 
 #include "runtime/log.h"
+#include "runtime/prefault.h"
 
 namespace nvobj {
 namespace {
@@ -533,16 +534,8 @@ Status Pool::write_header() {
 }
 
 void Pool::prefault(uint64_t offset, uint64_t length) const {
-#ifdef MADV_POPULATE_WRITE
   if (mode_ == Mode::kMsync || !contains(base_ + offset, length)) return;
-  constexpr uint64_t kPage = 4096;
-  uint64_t begin = (reinterpret_cast<uintptr_t>(base_ + offset) + kPage - 1) & ~(kPage - 1);
-  uint64_t end = reinterpret_cast<uintptr_t>(base_ + offset + length) & ~(kPage - 1);
-  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE);
-#else
-  (void)offset;
-  (void)length;
-#endif
+  prefault_pages(base_ + offset, length);
 }
 
 Status Pool::grow(uint64_t new_size) {

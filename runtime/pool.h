@@ -119,12 +119,9 @@ class Pool {
   // and file systems that cannot tell.
   std::vector<std::pair<uint64_t, uint64_t>> data_ranges(uint64_t from, uint64_t to) const;
 
-  // A hint that [offset, offset + length) is about to be written: maps its
-  // whole pages in one call (MADV_POPULATE_WRITE) rather than one page
-  // fault per page at the first writes (a fault on a fresh page costs
-  // 13.6 us in this VM, a page populated in a batch 7 us). Contents are
-  // unchanged; errors (an older kernel) are ignored. Not in msync mode,
-  // where it would dirty pages of a disk file before they are written.
+  // A hint that [offset, offset + length) is about to be written:
+  // prefault_pages (runtime/prefault.h) on it. Not in msync mode, where it
+  // would dirty pages of a disk file before they are written.
   void prefault(uint64_t offset, uint64_t length) const;
 
   // Swaps the persistence backend; only while no other thread uses the pool.
