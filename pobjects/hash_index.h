@@ -106,18 +106,35 @@ class HashIndex {
       __builtin_prefetch(reinterpret_cast<const char*>(s->entry.loc.rec) + 63);
     }
   }
-  // k's entry, made with `loc` (whose record holds k) if absent.
-  MapEntry& emplace(const Key& k, RecordLog::Loc loc) {
-    if (MapEntry* e = find(k)) return *e;
-    Shard& sh = shard(k);
+  // A new entry for a key known to be absent (a clean-close snapshot's),
+  // made with `loc`: no key compare, so its record is not read.
+  MapEntry& insert_loaded(uint64_t hash, RecordLog::Loc loc) {
+    Shard& sh = shards_[hash % kShards];
     if ((sh.count + 1) * 4 > (sh.mask + 1) * 3) grow(sh);
-    uint64_t i = probe_start(sh, k.hash);
+    uint64_t i = probe_start(sh, hash);
     while (sh.slots[i].hash != 0) i = (i + 1) & sh.mask;
-    sh.slots[i].hash = k.hash;
+    sh.slots[i].hash = hash;
     sh.slots[i].entry = MapEntry{};
     sh.slots[i].entry.loc = loc;
     ++sh.count;
     return sh.slots[i].entry;
+  }
+  // f(hash, entry) for every entry, one shard at a time under its shared
+  // lock (records not read).
+  template <typename F>
+  void for_each_slot(F&& f) {
+    for (uint64_t i = 0; i < kShards; ++i) {
+      tbb::spin_rw_mutex::scoped_lock lock(shards_[i].mu, false);
+      Shard& sh = shards_[i];
+      if (sh.mask != 0)
+        for (uint64_t j = 0; j <= sh.mask; ++j)
+          if (sh.slots[j].hash != 0) f(sh.slots[j].hash, sh.slots[j].entry);
+    }
+  }
+  // k's entry, made with `loc` (whose record holds k) if absent.
+  MapEntry& emplace(const Key& k, RecordLog::Loc loc) {
+    if (MapEntry* e = find(k)) return *e;
+    return insert_loaded(k.hash, loc);
   }
   void erase(const Key& k) {
     Shard& sh = shard(k);

@@ -37,6 +37,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "pobjects/index_snapshot.h"
 #include "pobjects/record_log.h"
 
 namespace nvobj {
@@ -49,8 +50,9 @@ struct MapStats {
   uint64_t record_bytes = 0;  // bytes of records in them
   uint64_t dead_bytes = 0;    // ... superseded and not yet cleaned
   uint64_t cleanings = 0;
-  uint64_t tombstones = 0;  // removed keys whose tombstones are still needed
-  uint64_t dram_bytes = 0;  // volatile index, estimated
+  uint64_t tombstones = 0;           // removed keys whose tombstones are still needed
+  uint64_t dram_bytes = 0;           // volatile index, estimated
+  bool index_from_snapshot = false;  // this open loaded the index saved at a clean close
 };
 
 }  // namespace nvobj
@@ -110,17 +112,42 @@ class MapCore final : public RecordLog::Owner {
   using Key = typename Index::Key;
 
  public:
-  // Opens (and recovers) the map whose LogLanes object is at lanes_off.
+  // Opens (and recovers) the map whose LogLanes object is at lanes_off:
+  // loads the index saved at the last clean close if it still describes
+  // the log (index_snapshot.h), else rebuilds it from the log.
   MapCore(Store& store, uint64_t lanes_off)
       : store_(store),
+        lanes_off_(lanes_off),
+        snapshot_(IndexSnapshot::parse(store.close_snapshot(lanes_off), store.pool().size())),
         log_(
             store, lanes_off, this,
             [this](RecordLog::Loc loc, const RecordHeader& h, const char* body) {
               recover_record(loc, h, body);
             },
-            std::max(1u, std::thread::hardware_concurrency())) {
-    finish_recovery();
+            std::max(1u, std::thread::hardware_concurrency()),
+            snapshot_ ? &snapshot_->chunks : nullptr) {
+    if (log_.from_image())
+      load_snapshot();
+    else
+      finish_recovery();
+    snapshot_.reset();
+    store.release_close_snapshot(lanes_off);
   }
+
+  // At a clean close (the store closing), saves the index for the next open.
+  ~MapCore() override {
+    if (!store_.may_save_close_snapshot(lanes_off_)) return;
+    try {
+      save_snapshot();
+    } catch (const std::exception&) {
+      // No snapshot (no memory): the next open scans the log.
+    }
+  }
+  MapCore(const MapCore&) = delete;
+  MapCore& operator=(const MapCore&) = delete;
+
+  // Whether this open loaded the index from a clean-close snapshot.
+  bool opened_from_snapshot() const { return log_.from_image(); }
 
   // Reads: f(MapValue) runs under the key's shared lock.
   template <typename F>
@@ -241,6 +268,7 @@ class MapCore final : public RecordLog::Owner {
     s.cleanings = l.cleanings;
     s.tombstones = tombstones();
     s.dram_bytes = index_.dram_bytes();
+    s.index_from_snapshot = log_.from_image();
     return s;
   }
   // For ordered reads (PTreeMap): the index, to lock and scan, and the value
@@ -342,6 +370,73 @@ class MapCore final : public RecordLog::Owner {
     log_.dead(superseded);
   }
 
+  // The index from snapshot_, whose chunks the log found unchanged.
+  void load_snapshot() {
+    int64_t present = 0, tombs = 0;
+    for (uint64_t i = 0; i < snapshot_->entry_count; ++i) {
+      const IndexSnapshotEntry& s = snapshot_->entries[i];
+      RecordLog::Loc loc{store_.pool().template at<RecordHeader>(s.rec), log_.image_chunk(s.chunk)};
+      auto fill = [&](MapEntry& e) {
+        e.loc = loc;
+        e.version = s.version;
+        e.span = s.span;
+        e.kind = s.kind;
+        e.present = s.present != 0;
+      };
+      if constexpr (requires { index_.insert_loaded(s.hash, loc); }) {
+        fill(index_.insert_loaded(s.hash, loc));  // the record is not read
+      } else {
+        Key k = Index::key(decode_map_record(*loc.rec, loc.body()).key);
+        fill(index_.emplace(k, loc));
+        presence_changed(k);
+      }
+      log_.live(loc, s.span);
+      ++(s.present != 0 ? present : tombs);
+    }
+    next_version_.store(snapshot_->next_version);
+    max_version_.store(snapshot_->next_version - 1);
+    size_.store(present);
+    tombstones_.store(tombs);
+    log_.finish_image_open();
+  }
+
+  void save_snapshot() {
+    // Records in the log twice (a relocated victim still linked, or a
+    // crash's duplicates not yet cleaned) need the scan's accounting.
+    if (shared_refs_left_.load(std::memory_order_acquire) != 0 || !log_.settle()) return;
+    RecordLog::Image img = log_.image();
+    if (img.chunks.empty()) return;
+    uint64_t expected = static_cast<uint64_t>(size_.load() + tombstones_.load());
+    std::string out = IndexSnapshot::begin(img.chunks, expected, next_version_.load());
+    uint64_t n = 0;
+    bool ok = true;
+    auto add = [&](uint64_t hash, const MapEntry& e) {
+      uint32_t pos = img.position_of(e.loc.chunk);
+      if (pos == RecordLog::kNoPosition) {
+        ok = false;
+        return;
+      }
+      IndexSnapshotEntry s{};
+      s.hash = hash;
+      s.rec = store_.pool().offset_of(e.loc.rec);
+      s.version = e.version;
+      s.span = e.span;
+      s.chunk = pos;
+      s.kind = e.kind;
+      s.present = e.present ? 1 : 0;
+      IndexSnapshot::add(out, s);
+      ++n;
+    };
+    if constexpr (requires { index_.for_each_slot(add); })
+      index_.for_each_slot(add);
+    else
+      index_.for_each_locked(
+          [&](std::string_view key, const MapEntry& e) { add(Index::key(key).hash, e); }, [] {});
+    if (!ok) return;
+    IndexSnapshot::end(out, n);
+    store_.save_close_snapshot(lanes_off_, out);
+  }
+
   void finish_recovery() {
     next_version_.store(max_version_.load() + 1);
     int64_t present = 0, tombs = 0;
@@ -425,7 +520,9 @@ class MapCore final : public RecordLog::Owner {
   static constexpr size_t kStripes = 256;
 
   Store& store_;
-  mutable Index index_;  // its locks are taken by const reads
+  uint64_t lanes_off_;
+  std::optional<IndexSnapshot> snapshot_;  // while the constructor runs
+  mutable Index index_;                    // its locks are taken by const reads
   std::array<Stripe, kStripes> stripes_;
   std::atomic<uint64_t> max_version_{0};
   // Objects named by more than one record (recovery's duplicates, see

@@ -142,7 +142,7 @@ uint64_t RecordLog::create(Store& store) {
 }
 
 RecordLog::RecordLog(Store& store, uint64_t lanes_off, Owner* owner, const ScanFn& fn,
-                     unsigned threads)
+                     unsigned threads, const std::vector<ChunkImage>* image)
     : store_(store),
       lanes_off_(lanes_off),
       lanes_data_(store.pool().at<LogLanesData>(lanes_off)),
@@ -150,11 +150,26 @@ RecordLog::RecordLog(Store& store, uint64_t lanes_off, Owner* owner, const ScanF
       lanes_(new Lane[kLogLanes]) {
   register_pobject_destroyers();
   (void)store.proxy<LogLanes>(lanes_off);  // checks the class
+  for (unsigned i = 0; i < kLogLanes; ++i) lanes_[i].index = i;
+  if (image != nullptr && image_matches(*image)) {
+    from_image_ = true;
+    // No chunk is read: a log of 10 GB opens without a page fault in it.
+    Chunk* newer = nullptr;
+    for (size_t k = 0; k < image->size(); ++k) {
+      const ChunkImage& ci = (*image)[k];
+      if (k != 0 && (*image)[k - 1].lane != ci.lane) newer = nullptr;
+      Chunk* c = add_chunk(ci.lane, newer, ci.off, ci.capacity, ci.nonce);
+      newer = c;
+      c->used.store(ci.used, std::memory_order_relaxed);
+      c->dead.store(ci.used, std::memory_order_relaxed);  // until the owner's live()
+      record_bytes_.fetch_add(ci.used, std::memory_order_relaxed);
+    }
+    resume_lanes();
+    return;
+  }
+
   uint32_t chunk_class = store.class_id<LogChunk>();
-  unsigned highest = 0;
   for (unsigned i = 0; i < kLogLanes; ++i) {
-    Lane& lane = lanes_[i];
-    lane.index = i;
     Chunk* newer = nullptr;
     for (uint64_t off = lanes_data_->heads[i]; off != 0;) {
       if (off >= store.pool().size() ||
@@ -163,27 +178,10 @@ RecordLog::RecordLog(Store& store, uint64_t lanes_off, Owner* owner, const ScanF
             StatusCode::kCorrupt,
             fmt::format("log lane {} of {} links to {}, not a log chunk", i, lanes_off, off)));
       const LogChunkData* d = store.pool().at<LogChunkData>(off);
-      auto* c = new Chunk;
-      c->off = off;
-      c->tail = store.pool().at<char>(off) + sizeof(LogChunkData);
-      c->capacity = d->capacity;
-      c->nonce = d->nonce;
-      c->lane = i;
-      c->init_live();
-      c->index = chunks_.size();
-      c->sealed.store(newer != nullptr, std::memory_order_relaxed);  // all but the head
-      c->newer = newer;
-      if (newer != nullptr)
-        newer->older = c;
-      else
-        lane.head = c;
-      chunks_.push_back(c);
-      newer = c;
+      newer = add_chunk(i, newer, off, d->capacity, d->nonce);
       off = d->prev;
     }
-    if (lane.head != nullptr) highest = i + 1;
   }
-  open_lanes_.store(std::max(1u, highest));
 
   // Scan the chunks in parallel.
   std::atomic<size_t> next{0};
@@ -210,7 +208,71 @@ RecordLog::RecordLog(Store& store, uint64_t lanes_off, Owner* owner, const ScanF
   // Empty sealed chunks are cleaning candidates now; the others once the
   // owner reports their dead records.
   for (Chunk* c : chunks_) maybe_queue(c);
+  resume_lanes();
+}
 
+RecordLog::Chunk* RecordLog::add_chunk(unsigned lane_index, Chunk* newer, uint64_t off,
+                                       uint64_t capacity, uint64_t nonce) {
+  Lane& lane = lanes_[lane_index];
+  auto* c = new Chunk;
+  c->off = off;
+  c->tail = store_.pool().at<char>(off) + sizeof(LogChunkData);
+  c->capacity = capacity;
+  c->nonce = nonce;
+  c->lane = lane_index;
+  c->init_live();
+  c->index = chunks_.size();
+  c->sealed.store(newer != nullptr, std::memory_order_relaxed);  // all but the head
+  c->newer = newer;
+  if (newer != nullptr)
+    newer->older = c;
+  else
+    lane.head = c;
+  chunks_.push_back(c);
+  open_lanes_.store(std::max(open_lanes_.load(std::memory_order_relaxed), lane_index + 1),
+                    std::memory_order_relaxed);
+  return c;
+}
+
+bool RecordLog::image_matches(const std::vector<ChunkImage>& image) const {
+  // The store hands out an image only after a clean close with no other
+  // open in between (Store::close_snapshot), so the log is as the image
+  // says. Checked here, for what a mismatch would cost (a corrupt index):
+  // the image's shape, and at the newest end of each lane - where appends
+  // go - the chunks themselves: linked from the lane head, same nonces,
+  // nothing valid after the image's used bytes. Not every chunk: each
+  // check would cost a page fault, and the whole point is not to touch
+  // the log.
+  uint32_t chunk_class = store_.class_id<LogChunk>();
+  const Pool& pool = store_.pool();
+  size_t k = 0;
+  for (unsigned lane = 0; lane < kLogLanes; ++lane) {
+    uint64_t expected = lanes_data_->heads[lane];  // the next chunk checked in full
+    size_t in_lane = 0;
+    for (; k < image.size() && image[k].lane == lane; ++k, ++in_lane) {
+      const ChunkImage& i = image[k];
+      if (i.off < pool.data_offset() + kObjectHeaderSize ||
+          i.capacity > pool.size() - sizeof(LogChunkData) ||
+          i.off > pool.size() - sizeof(LogChunkData) - i.capacity || i.used > i.capacity ||
+          i.used % kRecordAlign != 0 || i.reserved != 0)
+        return false;
+      if (in_lane == 2 && i.off != expected) return false;
+      if (in_lane >= 2) continue;
+      const LogChunkData* d = pool.at<LogChunkData>(i.off);
+      const char* tail = pool.at<char>(i.off) + sizeof(LogChunkData);
+      if (i.off != expected ||
+          pool.at<ObjectHeader>(i.off - kObjectHeaderSize)->class_id != chunk_class ||
+          d->nonce != i.nonce || d->capacity != i.capacity ||
+          valid_record_span(i.nonce, tail + i.used, i.capacity - i.used) != 0)
+        return false;
+      expected = d->prev;
+    }
+    if (in_lane <= 2 && expected != 0) return false;  // the chain goes on past the image
+  }
+  return k == image.size();
+}
+
+void RecordLog::resume_lanes() {
   // Appends resume after the last valid record of each lane's newest chunk.
   bool scrubbed = false;
   for (unsigned i = 0; i < kLogLanes; ++i) {
@@ -238,6 +300,61 @@ bool RecordLog::scrub_tail(Chunk* c) {
     return true;
   }
   return false;
+}
+
+bool RecordLog::settle() {
+  if (clean_state_.load(std::memory_order_acquire) == kPrepared) finish_clean();
+  if (clean_state_.load(std::memory_order_acquire) != kIdle) return false;  // its commit waits
+  if (unlinked_.chunk != nullptr) {
+    if (!CommitTicket::from_raw(step_ticket_.load(std::memory_order_acquire)).durable())
+      return false;
+    release_unlinked();
+  }
+  if (relocated_.chunk != nullptr) {
+    // What the next cleaning step would do before its fence, with a fence
+    // of its own: the copies stay, the originals leave.
+    unlink(relocated_.chunk);
+    std::swap(unlinked_, relocated_);
+    relocated_pending_.store(false, std::memory_order_relaxed);
+    store_.durable_fence();
+    release_unlinked();
+  }
+  return true;
+}
+
+RecordLog::Image RecordLog::image() const {
+  Image img;
+  img.position.assign(chunks_.size(), kNoPosition);
+  std::unordered_map<uint64_t, const Chunk*> by_off;
+  for (const Chunk* c : chunks_) by_off.emplace(c->off, c);
+  for (unsigned i = 0; i < kLogLanes; ++i) {
+    for (uint64_t off = lanes_data_->heads[i]; off != 0;
+         off = store_.pool().at<LogChunkData>(off)->prev) {
+      auto it = by_off.find(off);
+      if (it == by_off.end() || img.position[it->second->index] != kNoPosition) return {};
+      img.position[it->second->index] = static_cast<uint32_t>(img.chunks.size());
+      const Chunk* c = it->second;
+      img.chunks.push_back({off, c->nonce, c->used.load(), c->capacity, i, 0});
+    }
+  }
+  return img;
+}
+
+uint32_t RecordLog::Image::position_of(const Chunk* c) const {
+  return c->index < position.size() ? position[c->index] : kNoPosition;
+}
+
+void RecordLog::live(Loc loc, uint64_t span) {
+  loc.chunk->set_live(
+      static_cast<uint64_t>(reinterpret_cast<const char*>(loc.rec) - loc.chunk->tail));
+  loc.chunk->dead.fetch_sub(span, std::memory_order_relaxed);
+}
+
+void RecordLog::finish_image_open() {
+  uint64_t dead = 0;
+  for (Chunk* c : chunks_) dead += c->dead.load(std::memory_order_relaxed);
+  dead_bytes_.store(dead, std::memory_order_relaxed);
+  for (Chunk* c : chunks_) maybe_queue(c);
 }
 
 RecordLog::~RecordLog() {
@@ -753,6 +870,7 @@ void RecordLog::free_chunk(Chunk* c) {
 }
 
 void RecordLog::destroy_unopened(Store& store, uint64_t lanes_off) {
+  store.forget_close_snapshot(lanes_off);
   uint32_t chunk_class = store.class_id<LogChunk>();
   const LogLanesData* lanes = store.pool().at<LogLanesData>(lanes_off);
   std::vector<uint64_t> chunks;

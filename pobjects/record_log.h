@@ -158,7 +158,23 @@ class RecordLog {
   // record, from `threads` threads at once (fn must be thread-safe). Every
   // record is counted live; the owner then reports the dead ones.
   using ScanFn = std::function<void(Loc, const RecordHeader&, const char*)>;
-  RecordLog(Store& store, uint64_t lanes_off, Owner* owner, const ScanFn& fn, unsigned threads);
+  //
+  // With an `image` (what image() returned at a clean close) that still
+  // describes the log - the same chunks in the same chains, with the same
+  // nonces and nothing valid after each chunk's used bytes - nothing is
+  // scanned and fn is not called: from_image() is then true, every record
+  // counts dead, and the owner reports its live ones (live()) and then
+  // calls finish_image_open(). Otherwise the image is ignored.
+  struct ChunkImage {
+    uint64_t off;       // the LogChunk object
+    uint64_t nonce;     // its nonce, as it was
+    uint64_t used;      // bytes of records in it
+    uint64_t capacity;  // its tail's bytes
+    uint32_t lane;
+    uint32_t reserved;
+  };
+  RecordLog(Store& store, uint64_t lanes_off, Owner* owner, const ScanFn& fn, unsigned threads,
+            const std::vector<ChunkImage>* image = nullptr);
   ~RecordLog();
   RecordLog(const RecordLog&) = delete;
   RecordLog& operator=(const RecordLog&) = delete;
@@ -171,6 +187,31 @@ class RecordLog {
   // then unchanged.
   Loc append(uint32_t kind, uint64_t meta, uint64_t ref,
              std::initializer_list<std::string_view> parts);
+
+  // --- clean close and reopen without a scan ---------------------------------------
+  // Finishes the cleaning step in progress and takes the last victim out of
+  // the log (one fence), so that no record is in the log twice. Only at a
+  // clean close, with no other thread using the log. False if it could not
+  // (the log is left as it was: its next open scans it).
+  bool settle();
+  // The chunks, lane by lane from each lane's newest chunk (the order the
+  // image constructor expects), and each chunk's position in that order.
+  // Empty if the chains and the volatile state disagree (not expected; then
+  // no image is kept). Only while no other thread uses the log.
+  struct Image {
+    std::vector<ChunkImage> chunks;
+    std::vector<uint32_t> position;  // by slot_of(chunk); kNoPosition: not linked
+    uint32_t position_of(const Chunk* c) const;
+  };
+  static constexpr uint32_t kNoPosition = ~0u;
+  Image image() const;
+  bool from_image() const { return from_image_; }
+  // After an image open: the chunk at position i of the image.
+  Chunk* image_chunk(size_t i) const { return i < chunks_.size() ? chunks_[i] : nullptr; }
+  // After an image open: the record at loc (span bytes) is live.
+  void live(Loc loc, uint64_t span);
+  // After every live(): counts the dead bytes and queues chunks to clean.
+  void finish_image_open();
 
   // The record at `loc` is superseded (it stays until its chunk is cleaned).
   void dead(Loc loc) { dead(loc, record_span(loc.rec->body_len)); }
@@ -211,6 +252,10 @@ class RecordLog {
  private:
   struct Lane;
 
+  bool image_matches(const std::vector<ChunkImage>& image) const;
+  // At open: a chunk of `lane` older than `newer` (null: the lane's head).
+  Chunk* add_chunk(unsigned lane, Chunk* newer, uint64_t off, uint64_t capacity, uint64_t nonce);
+  void resume_lanes();  // the end of an open
   Lane& pick_lane(std::unique_lock<std::mutex>& lock);
   // spare_durable: an unlinked spare was made by an earlier append.
   void ensure_room(Lane& lane, uint64_t span, bool spare_durable);
@@ -246,6 +291,7 @@ class RecordLog {
   Owner* owner_;
   std::unique_ptr<Lane[]> lanes_;
   std::atomic<unsigned> open_lanes_{1};
+  bool from_image_ = false;
 
   mutable std::mutex chunks_mu_;  // the set of chunks (not their contents)
   std::vector<Chunk*> chunks_;

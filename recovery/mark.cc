@@ -174,7 +174,7 @@ Result<MarkStats> mark_reachable(const Pool& pool, const ClassTable& classes,
                                  alloc::LiveBitmap& live, unsigned threads,
                                  std::atomic<uint64_t>* progress) {
   std::vector<Edge> roots;
-  for (uint64_t anchor : {kAnchorClassTable, kAnchorRoots})
+  for (uint64_t anchor : {kAnchorClassTable, kAnchorRoots, kAnchorCloseSnapshots})
     if (uint64_t off = *pool.anchor(anchor); off != 0) roots.push_back({off, 0, anchor * 8});
   return Marker(pool, classes, live, std::max(1u, threads), progress).run(std::move(roots));
 }

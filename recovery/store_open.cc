@@ -79,9 +79,10 @@ Result<Recovered> recover_pool(Pool& pool, const StoreOptions& opts) {
   out.report.logs_replayed = replay.replayed;
   out.report.logs_dropped = replay.dropped;
   NVOBJ_ASSIGN_OR_RETURN(out.classes, ClassTable::load(pool));
-  // A stale snapshot must never be trusted after the heap changes.
-  if (*pool.anchor(kAnchorAllocSnapshot) != 0)
-    pool.persister().store_persist(pool.anchor(kAnchorAllocSnapshot), uint64_t{0});
+  // A stale snapshot must never be trusted after the heap changes; nor the
+  // proxies' snapshots after a crash (cleared before marking: reclaimed).
+  for (uint64_t anchor : {kAnchorAllocSnapshot, kAnchorCloseSnapshots})
+    if (*pool.anchor(anchor) != 0) pool.persister().store_persist(pool.anchor(anchor), uint64_t{0});
   alloc::LiveBitmap live(alloc::heap_begin_for(pool.data_offset()), pool.size());
   std::atomic<uint64_t> marked{0};
   Result<MarkStats> stats = Status(StatusCode::kInternal, "not run");

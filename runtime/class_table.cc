@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "runtime/checksum.h"
+#include "runtime/close_snapshots.h"
 #include "runtime/layout.h"
 #include "runtime/object_header.h"
 #include "runtime/root_table.h"
@@ -21,6 +22,10 @@ constexpr RefMap kRootTableRefs =
               sizeof(RootTableHeader));
 constexpr RefMap kBytesRefs = with_tail(ref_map<BytesHeader>(), TailKind::kBytes,
                                         offsetof(BytesHeader, size), sizeof(BytesHeader));
+
+constexpr RefMap kCloseSnapshotsRefs =
+    with_tail(ref_map<CloseSnapshotsHeader>(), TailKind::kRefs,
+              offsetof(CloseSnapshotsHeader, count), sizeof(CloseSnapshotsHeader));
 
 uint32_t entry_crc(const ClassEntry& e) { return crc32c(&e, offsetof(ClassEntry, crc)); }
 
@@ -61,6 +66,7 @@ const RefMap* builtin_ref_map(uint32_t class_id) {
     case kClassIdLogSegment: return &kNoRefs;
     case kClassIdRootTable: return &kRootTableRefs;
     case kClassIdBytes: return &kBytesRefs;
+    case kClassIdCloseSnapshots: return &kCloseSnapshotsRefs;
     default: return nullptr;
   }
 }
@@ -72,6 +78,7 @@ std::string_view builtin_class_name(uint32_t class_id) {
     case kClassIdRootTable: return "nvobj.RootTable";
     case kClassIdLogSegment: return "nvobj.LogSegment";
     case kClassIdBytes: return "nvobj.Bytes";
+    case kClassIdCloseSnapshots: return "nvobj.CloseSnapshots";
     default: return "";
   }
 }

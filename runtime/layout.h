@@ -11,9 +11,10 @@
 namespace nvobj {
 
 // Anchor slots (8-byte words at kAnchorOffset) below kFirstUserAnchor.
-inline constexpr uint64_t kAnchorClassTable = 0;     // -> ClassTable object
-inline constexpr uint64_t kAnchorRoots = 1;          // -> root directory object
-inline constexpr uint64_t kAnchorAllocSnapshot = 2;  // -> allocator snapshot (clean close only)
+inline constexpr uint64_t kAnchorClassTable = 0;      // -> ClassTable object
+inline constexpr uint64_t kAnchorRoots = 1;           // -> root directory object
+inline constexpr uint64_t kAnchorAllocSnapshot = 2;   // -> allocator snapshot (clean close only)
+inline constexpr uint64_t kAnchorCloseSnapshots = 3;  // -> close_snapshots.h (clean close only)
 
 // Failure-atomic block log slots: 64-byte lines after the anchors page.
 inline constexpr uint64_t kLogSlotOffset = kAnchorOffset + kHeaderCopySize;  // 12 KiB
@@ -27,7 +28,8 @@ inline constexpr uint32_t kClassIdAllocSnapshot = 1;
 inline constexpr uint32_t kClassIdClassTable = 2;
 inline constexpr uint32_t kClassIdRootTable = 3;
 inline constexpr uint32_t kClassIdLogSegment = 4;
-inline constexpr uint32_t kClassIdBytes = 5;  // raw bytes, no references
+inline constexpr uint32_t kClassIdBytes = 5;           // raw bytes, no references
+inline constexpr uint32_t kClassIdCloseSnapshots = 6;  // runtime/close_snapshots.h
 inline constexpr uint32_t kFirstUserClassId = 64;
 
 }  // namespace nvobj

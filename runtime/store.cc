@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "runtime/checksum.h"
+#include "runtime/close_snapshots.h"
 #include "runtime/layout.h"
 #include "runtime/log.h"
 #include "runtime/root_table.h"
@@ -149,6 +151,7 @@ Result<std::unique_ptr<Store>> Store::make(std::unique_ptr<Pool> pool, std::uniq
       new Store(std::move(pool), p, std::move(heap), std::move(classes), report));
   Status roots = s->load_roots();
   s->closed_ = !roots;  // damaged roots: leave the pool as it is, no snapshot
+  if (roots) s->load_close_snapshots();
   return loaded(std::move(s), roots);
 }
 
@@ -157,6 +160,7 @@ Result<std::unique_ptr<Store>> Store::attach(Pool& pool, std::unique_ptr<Heap> h
   std::unique_ptr<Store> s(new Store(nullptr, pool, std::move(heap), std::move(classes), report));
   Status roots = s->load_roots();
   s->closed_ = !roots;
+  if (roots) s->load_close_snapshots();
   return loaded(std::move(s), roots);
 }
 
@@ -168,6 +172,7 @@ Status Store::close() {
   if (closed_) return Status::ok();
   if (GroupCommit::pending(*this)) durable_fence();  // this thread's, at least
   closed_ = true;
+  closing_.store(true, std::memory_order_relaxed);
   unregister_owner();  // no thread exit may hand a writer back from now on
   {
     std::lock_guard lock(live_stores_mu);
@@ -191,11 +196,170 @@ Status Store::close() {
     idle_writers_.clear();
   }
   pool_->persister().pfence();
+  save_close_snapshots();
   Status s = heap_->checkpoint();
   if (!s)
     log().warn("{}: could not save the heap snapshot ({}); the next open recovers", pool_->path(),
                s.to_string());
   return owned_pool_ != nullptr ? owned_pool_->close() : Status::ok();
+}
+
+// --- clean-close snapshots ----------------------------------------------------------------
+
+void Store::load_close_snapshots() {
+  uint64_t* anchor = pool_->anchor(kAnchorCloseSnapshots);
+  uint64_t dir = *anchor;
+  if (dir == 0) return;
+  // Out of the pool before anything changes: a crash from here on must
+  // find no snapshot (recovery clears the anchor too).
+  pool_->persister().store_persist(anchor, uint64_t{0});
+  // The heap is the one saved with the directory only if it came from the
+  // clean close's snapshot; otherwise the directory may be garbage.
+  if (!report_.snapshot_used) return;
+  // And the snapshots describe the pool only if no program opened it in
+  // between (this session's open counts one; a store attached to a pool
+  // kept open, none).
+  uint64_t opens = pool_->header().open_count;
+  auto is_object = [&](uint64_t off, uint32_t class_id, uint64_t min_size) {
+    return off >= pool_->data_offset() + kObjectHeaderSize && off < pool_->size() &&
+           (off - kObjectHeaderSize) % kObjectGranule == 0 &&
+           pool_->at<ObjectHeader>(off - kObjectHeaderSize)->class_id == class_id &&
+           heap_->usable_size(off) >= min_size && off + heap_->usable_size(off) <= pool_->size();
+  };
+  const auto* h = pool_->at<CloseSnapshotsHeader>(dir);
+  if (!is_object(dir, kClassIdCloseSnapshots, sizeof(CloseSnapshotsHeader)) ||
+      std::memcmp(h->magic, kCloseSnapshotsMagic, sizeof(h->magic)) != 0 ||
+      h->count > pool_->size() / 16 || close_snapshots_size(h->count) > heap_->usable_size(dir)) {
+    log().warn("{}: ignoring a damaged clean-close snapshot directory at {}", pool_->path(), dir);
+    return;
+  }
+  if (h->open_count != opens && h->open_count + 1 != opens) {
+    log().info("{}: the pool was opened since its snapshots were saved; rebuilding", pool_->path());
+    h = nullptr;  // the snapshots are freed below, unused
+  }
+  const auto* refs = pool_->at<uint64_t>(dir + sizeof(CloseSnapshotsHeader));
+  const uint64_t* owners = refs + pool_->at<CloseSnapshotsHeader>(dir)->count;
+  // The open report counts the application's objects: not the snapshots,
+  // which their owners free as they open.
+  auto uncount = [&](uint64_t off) {
+    uint64_t bytes = heap_->usable_size(off) + kObjectHeaderSize;
+    report_.objects -= std::min<uint64_t>(report_.objects, 1);
+    report_.live_bytes -= std::min(report_.live_bytes, bytes);
+    report_.free_bytes += bytes;
+  };
+  uncount(dir);
+  uint64_t bad = 0;
+  const uint64_t count = pool_->at<CloseSnapshotsHeader>(dir)->count;
+  for (uint64_t i = 0; i < count; ++i) {
+    uint64_t off = refs[i];
+    constexpr uint64_t kMin = sizeof(BytesHeader) + sizeof(CloseSnapshotHeader);
+    if (!is_object(off, kClassIdBytes, kMin)) {
+      ++bad;  // not freed: it may not be an object
+      continue;
+    }
+    uncount(off);
+    const auto* b = pool_->at<BytesHeader>(off);
+    const auto* sh = pool_->at<CloseSnapshotHeader>(off + sizeof(BytesHeader));
+    if (h == nullptr || b->size < sizeof(CloseSnapshotHeader) ||
+        b->size > heap_->usable_size(off) - sizeof(BytesHeader) || sh->owner != owners[i] ||
+        sh->length != b->size - sizeof(CloseSnapshotHeader) ||
+        !close_snapshots_.emplace(owners[i], off).second) {
+      ++bad;
+      heap_->deallocate(off);
+    }
+  }
+  if (bad != 0 && h != nullptr)
+    log().warn("{}: ignored {} damaged clean-close snapshots", pool_->path(), bad);
+  heap_->deallocate(dir);
+}
+
+void Store::save_close_snapshots() {
+  std::lock_guard lock(close_snapshots_mu_);
+  if (close_snapshots_.empty()) return;
+  auto dir = heap_->allocate(close_snapshots_size(close_snapshots_.size()), kClassIdCloseSnapshots);
+  if (!dir) {
+    log().info("{}: no room for the clean-close snapshots ({}); the next open rebuilds",
+               pool_->path(), dir.status().message());
+    for (auto& [owner, off] : close_snapshots_) heap_->deallocate(off);
+    close_snapshots_.clear();
+    return;
+  }
+  auto* h = pool_->at<CloseSnapshotsHeader>(*dir);
+  std::memcpy(h->magic, kCloseSnapshotsMagic, sizeof(h->magic));
+  h->open_count = pool_->header().open_count;
+  h->reserved = 0;
+  h->count = close_snapshots_.size();
+  auto* refs = pool_->at<uint64_t>(*dir + sizeof(CloseSnapshotsHeader));
+  uint64_t i = 0;
+  for (auto& [owner, off] : close_snapshots_) {
+    refs[i] = off;
+    refs[h->count + i] = owner;
+    ++i;
+  }
+  const Persister& p = pool_->persister();
+  p.pwb(pool_->at<char>(*dir) - kObjectHeaderSize,
+        kObjectHeaderSize + close_snapshots_size(h->count));
+  p.pfence();  // the snapshots (written back as saved) and the directory, before the anchor
+  p.store_persist(pool_->anchor(kAnchorCloseSnapshots), *dir);
+  close_snapshots_.clear();
+}
+
+bool Store::may_save_close_snapshot(uint64_t owner) const {
+  if (!closing()) return false;
+  std::lock_guard lock(close_snapshots_mu_);
+  return !forgotten_owners_.contains(owner);
+}
+
+void Store::forget_close_snapshot(uint64_t owner) {
+  release_close_snapshot(owner);
+  std::lock_guard lock(close_snapshots_mu_);
+  forgotten_owners_.insert(owner);
+}
+
+bool Store::save_close_snapshot(uint64_t owner, std::string_view bytes) {
+  if (!may_save_close_snapshot(owner)) return false;
+  auto off = heap_->allocate(sizeof(BytesHeader) + sizeof(CloseSnapshotHeader) + bytes.size(),
+                             kClassIdBytes);
+  if (!off) return false;
+  auto* b = pool_->at<BytesHeader>(*off);
+  *b = BytesHeader{sizeof(CloseSnapshotHeader) + bytes.size(), 0};
+  auto* sh = pool_->at<CloseSnapshotHeader>(*off + sizeof(BytesHeader));
+  *sh = CloseSnapshotHeader{owner, bytes.size(), crc32c(bytes.data(), bytes.size()), 0, 0};
+  std::memcpy(sh + 1, bytes.data(), bytes.size());
+  pool_->persister().pwb(pool_->at<char>(*off) - kObjectHeaderSize,
+                         kObjectHeaderSize + b->size + sizeof(BytesHeader));
+  std::lock_guard lock(close_snapshots_mu_);
+  auto [it, fresh] = close_snapshots_.emplace(owner, *off);
+  if (!fresh) {
+    heap_->deallocate(it->second);
+    it->second = *off;
+  }
+  return true;
+}
+
+std::string_view Store::close_snapshot(uint64_t owner) const {
+  uint64_t off;
+  {
+    std::lock_guard lock(close_snapshots_mu_);
+    auto it = close_snapshots_.find(owner);
+    if (it == close_snapshots_.end()) return {};
+    off = it->second;
+  }
+  const auto* sh = pool_->at<CloseSnapshotHeader>(off + sizeof(BytesHeader));
+  std::string_view bytes(reinterpret_cast<const char*>(sh + 1), sh->length);
+  if (crc32c(bytes.data(), bytes.size()) != sh->crc) {
+    log().warn("{}: clean-close snapshot of {} fails its checksum; ignored", pool_->path(), owner);
+    return {};
+  }
+  return bytes;
+}
+
+void Store::release_close_snapshot(uint64_t owner) {
+  std::lock_guard lock(close_snapshots_mu_);
+  auto it = close_snapshots_.find(owner);
+  if (it == close_snapshots_.end()) return;
+  heap_->deallocate(it->second);
+  close_snapshots_.erase(it);
 }
 
 // --- log writers (one per thread) --------------------------------------------------------

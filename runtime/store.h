@@ -30,6 +30,7 @@
 #include <thread>
 #include <type_traits>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -110,6 +111,29 @@ class Store : private PerThreadOwner {
 
   Pool& pool() const { return *pool_; }
   Heap& heap() const { return *heap_; }
+
+  // --- volatile state saved at a clean close (runtime/close_snapshots.h) ----------------
+  // A proxy whose volatile state costs a scan to rebuild (a map's index) may
+  // save it as the store closes: while closing(), from its destructor, with
+  // save_close_snapshot(owner key, bytes). If the next open finds the pool
+  // closed cleanly, close_snapshot(owner) returns those bytes (in the pool,
+  // valid until release_close_snapshot(owner) frees them: the owner calls it
+  // once it has read them, or when it is destroyed). A crash drops every
+  // snapshot. A snapshot not released in a session is kept for the next,
+  // and an old program may have changed the pool meanwhile: an owner must
+  // check that its snapshot still describes its persistent state.
+  bool closing() const { return closing_.load(std::memory_order_relaxed); }
+  // closing(), and owner has not been forgotten (its object destroyed).
+  bool may_save_close_snapshot(uint64_t owner) const;
+  // False (nothing saved) when the pool has no room.
+  bool save_close_snapshot(uint64_t owner, std::string_view bytes);
+  // Empty if there is none or it is damaged (its checksum).
+  std::string_view close_snapshot(uint64_t owner) const;
+  void release_close_snapshot(uint64_t owner);
+  // The owner's object is being destroyed: releases its snapshot and
+  // refuses one from it for the rest of this session (its proxy may still
+  // be dropped during the close, after its state is gone).
+  void forget_close_snapshot(uint64_t owner);
   const ClassTable& classes() const { return classes_; }
   const OpenReport& open_report() const { return report_; }
   HeapUsage usage() const { return heap_->usage(); }
@@ -271,6 +295,10 @@ class Store : private PerThreadOwner {
 
   // Roots (see set_root_offset).
   Status load_roots();
+  // Clean-close snapshots: the directory at open (taken out of the pool at
+  // once), and written at close.
+  void load_close_snapshots();
+  void save_close_snapshots();
   void lock_roots_for_block(detail::BlockState& b);
   void finish_root_changes(bool committed);
   uint64_t grow_root_table(uint64_t min_capacity);
@@ -307,6 +335,10 @@ class Store : private PerThreadOwner {
 
   uint64_t uid_;
   bool closed_ = false;
+  std::atomic<bool> closing_{false};
+  mutable std::mutex close_snapshots_mu_;
+  std::unordered_map<uint64_t, uint64_t> close_snapshots_;  // owner key -> snapshot object
+  std::unordered_set<uint64_t> forgotten_owners_;
 };
 
 // A typed reference to a persistent object of proxy class T: a store, an

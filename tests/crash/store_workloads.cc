@@ -916,6 +916,22 @@ Workload sorted_set_workload(size_t ops) {
   return w;
 }
 
+// --- clean closes between operations ----------------------------------------------------
+
+// The same workload with a clean close after every `every`th operation, so
+// that the next one reopens the store: the maps load the indexes they saved
+// at the close (pobjects/index_snapshot.h) instead of scanning their logs.
+// Crashes fall inside those closes (the cleaner's last unlink, the
+// snapshots, the directory) and after reopens that used them.
+Workload with_reopens(Workload w, size_t every) {
+  w.name += "-reopen";
+  w.op = [op = w.op, finish = w.finish, every](Context& c, size_t i) {
+    op(c, i);
+    if (i % every == every - 1) finish(c);
+  };
+  return w;
+}
+
 }  // namespace
 
 std::vector<Workload> store_workloads(int scale) {
@@ -930,7 +946,11 @@ std::vector<Workload> store_workloads(int scale) {
           list_workload(60 * s),
           map_group_workload(36 * s),
           list_group_workload(36 * s),
-          sorted_set_workload(60 * s)};
+          sorted_set_workload(60 * s),
+          with_reopens(map_workload<PHashMap>("phashmap", 60 * s), 7),
+          with_reopens(map_workload<PTreeMap>("ptreemap", 60 * s), 7),
+          with_reopens(list_workload(60 * s), 7),
+          with_reopens(sorted_set_workload(60 * s), 7)};
 }
 
 }  // namespace nvobj::crash
