@@ -54,11 +54,11 @@ class NvobjBackend final : public Backend, private UserObjects {
         "nvobj_free_bytes:{}\r\nnvobj_keyspace_log_bytes:{}\r\nnvobj_keyspace_dead_bytes:{}\r\n"
         "nvobj_keyspace_dram_bytes:{}\r\nnvobj_fences:{}\r\nnvobj_writebacks:{}\r\n"
         "nvobj_recovery_clean:{}\r\nnvobj_recovery_seconds:{:.3f}\r\n"
-        "nvobj_recovery_objects:{}\r\n",
+        "nvobj_recovery_objects:{}\r\nnvobj_keyspace_index_from_snapshot:{}\r\n",
         store_.pool().path(), mode_name(store_.pool().mode()), store_.pool().size(), u.live_bytes,
         u.free_bytes, st.record_bytes, st.dead_bytes, st.dram_bytes, c.fences, c.writebacks,
         store_.open_report().clean ? 1 : 0, store_.open_report().seconds,
-        store_.open_report().objects);
+        store_.open_report().objects, st.index_from_snapshot ? 1 : 0);
   }
 
   void prefetch(std::string_view key) override { keys_->prefetch(key); }

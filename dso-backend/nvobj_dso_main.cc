@@ -22,6 +22,7 @@
 #include "dso-backend/baselines/baselines.h"
 #include "dso-backend/modules/module_registry.h"
 #include "dso-backend/server/server.h"
+#include "pobjects/phashmap.h"
 #include "pobjects/record_log.h"
 #include "recovery/store_open.h"
 #include "runtime/log.h"
@@ -112,6 +113,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<nvobj::Store> store;
   std::unique_ptr<nvobj::dso::Backend> backend;
   bool created = false;
+  double open_seconds = 0;  // the store and the key space's index
   if (backend_name == "volatile") {
     backend = nvobj::dso::make_volatile_backend();
   } else if (backend_name == "nvobj") {
@@ -135,6 +137,7 @@ int main(int argc, char** argv) {
     bool exists = std::filesystem::exists(pool, ec);
     if (!exists) std::filesystem::create_directories(std::filesystem::path(pool).parent_path(), ec);
     created = !exists;
+    auto t0 = std::chrono::steady_clock::now();
     auto s = exists ? nvobj::open_store(pool, o) : nvobj::create_store(pool, o);
     if (!s) {
       std::fprintf(stderr, "nvobj-dso: %s\n", s.status().to_string().c_str());
@@ -142,6 +145,7 @@ int main(int argc, char** argv) {
     }
     store = std::move(*s);
     backend = nvobj::dso::make_nvobj_backend(*store);
+    open_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   } else if (backend_name == "pmemobj-tx" || backend_name == "fs") {
     // The baselines (docs/baselines.md): --pool is a libpmemobj pool file or
     // the fs store's directory.
@@ -175,8 +179,12 @@ int main(int argc, char** argv) {
     const std::string opened =
         created
             ? std::string("a new pool")
-            : fmt::format("{} in {:.1f} ms", r.clean ? "opened cleanly" : "recovered after a crash",
-                          r.seconds * 1e3);
+            : fmt::format("{} in {:.1f} ms (store {:.1f} ms, key space {})",
+                          r.clean ? "opened cleanly" : "recovered after a crash",
+                          open_seconds * 1e3, r.seconds * 1e3,
+                          store->root<nvobj::PHashMap>("dso.keyspace")->stats().index_from_snapshot
+                              ? "index loaded from its clean-close snapshot"
+                              : "index rebuilt from its log");
     log.info(
         "nvobj-dso: backend nvobj, pool {} ({}, grows to {}, mode {}), {} keys, {}, "
         "cleaning at {}% dead",

@@ -44,8 +44,8 @@ class DurableMap : public PObject<Self, DurableMapData> {
  public:
   static constexpr RefMap kRefs = ref_map<DurableMapData>({offsetof(DurableMapData, lanes)});
 
-  // Opens the map: rebuilds its index from its log (chunks scanned in
-  // parallel).
+  // Opens the map: loads its index as saved at the last clean close, or
+  // rebuilds it from its log (chunks scanned in parallel).
   DurableMap(Store& store, uint64_t offset)
       : PObject<Self, DurableMapData>(store, offset),
         core_(std::make_unique<Core>(store, this->raw().lanes)) {}

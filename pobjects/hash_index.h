@@ -10,7 +10,8 @@
 // The table is sharded (512 shards, by the hash's low bits), each an
 // open-addressing table with linear probing under a reader-writer spin lock;
 // a shard grows on its own (no stop-the-world rehash: a shard holds 1/512 of
-// the keys). Rebuilt from the log at every open (map_core.h).
+// the keys). Rebuilt from the log at an open after a crash, or loaded from
+// the index saved at a clean close without reading a record (map_core.h).
 #ifndef NVOBJ_POBJECTS_HASH_INDEX_H_
 #define NVOBJ_POBJECTS_HASH_INDEX_H_
 

@@ -65,6 +65,13 @@ enum MapRecordKind : uint32_t { kPut = 1, kPutRef = 2, kRemove = 3 };
 // accumulate; tests lower it. Process-wide.
 inline std::atomic<int64_t> min_tombstone_sweep{256};
 
+// A map whose log holds fewer record bytes than this saves no index at a
+// clean close: scanning it at the next open (a few hundred microseconds)
+// costs no more than a snapshot would, and a server with a million small
+// hashes would otherwise write and keep a million snapshots. Tests lower
+// it. Process-wide.
+inline std::atomic<uint64_t> min_snapshot_log_bytes{256 << 10};
+
 struct MapEntry {
   RecordLog::Loc loc;
   uint64_t version = 0;
@@ -403,7 +410,9 @@ class MapCore final : public RecordLog::Owner {
   void save_snapshot() {
     // Records in the log twice (a relocated victim still linked, or a
     // crash's duplicates not yet cleaned) need the scan's accounting.
-    if (shared_refs_left_.load(std::memory_order_acquire) != 0 || !log_.settle()) return;
+    if (log_.stats().record_bytes < min_snapshot_log_bytes.load(std::memory_order_relaxed) ||
+        shared_refs_left_.load(std::memory_order_acquire) != 0 || !log_.settle())
+      return;
     RecordLog::Image img = log_.image();
     if (img.chunks.empty()) return;
     uint64_t expected = static_cast<uint64_t>(size_.load() + tombstones_.load());

@@ -1,7 +1,8 @@
 // TreeIndex: PTreeMap's volatile index, an ordered map (key -> MapEntry)
 // under one reader-writer spin lock: reads and ordered scans share it,
 // updates hold it exclusively only to change an entry (after their record
-// is durable, see map_core.h). Rebuilt from the log at every open.
+// is durable, see map_core.h). Rebuilt at every open: from the log, or from
+// the entries saved at a clean close (index_snapshot.h).
 #ifndef NVOBJ_POBJECTS_TREE_INDEX_H_
 #define NVOBJ_POBJECTS_TREE_INDEX_H_
 

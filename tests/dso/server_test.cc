@@ -234,6 +234,47 @@ TEST_F(DsoServerTest, DataSurvivesShutdownAndSigkill) {
   }
 }
 
+// A clean shutdown saves the key space's index (and a large hash's): the
+// next start loads them instead of reading the logs, and serves the same
+// data; after a SIGKILL the logs are read again.
+TEST_F(DsoServerTest, ACleanShutdownSavesTheIndexesForTheNextStart) {
+  const std::string kb(1000, 'v');
+  auto from_snapshot = [](Client& c) {
+    return c.cmd({"INFO"}).str.find("nvobj_keyspace_index_from_snapshot:1") != std::string::npos;
+  };
+  {
+    DsoProcess p;
+    ASSERT_TRUE(p.start(pool_args()));
+    Client c(p.port());
+    for (int i = 0; i < 400; ++i) ASSERT_EQ(c.cmd({"SET", "k" + std::to_string(i), kb}).str, "OK");
+    for (int i = 0; i < 400; ++i) c.cmd({"HSET", "h", "f" + std::to_string(i), kb});
+    EXPECT_FALSE(from_snapshot(c));  // a new pool
+    c.cmd({"SHUTDOWN"});
+    EXPECT_EQ(p.wait(), 0);
+  }
+  {
+    DsoProcess p;
+    ASSERT_TRUE(p.start(pool_args()));
+    Client c(p.port());
+    EXPECT_TRUE(from_snapshot(c));
+    EXPECT_EQ(c.cmd({"DBSIZE"}).integer, 401);
+    EXPECT_EQ(c.cmd({"GET", "k399"}).str, kb);
+    EXPECT_EQ(c.cmd({"HLEN", "h"}).integer, 400);
+    EXPECT_EQ(c.cmd({"HGET", "h", "f0"}).str, kb);
+    EXPECT_EQ(c.cmd({"SET", "k0", "changed"}).str, "OK");
+    p.kill(SIGKILL);
+    p.wait();
+  }
+  DsoProcess p;
+  ASSERT_TRUE(p.start(pool_args()));
+  Client c(p.port());
+  EXPECT_FALSE(from_snapshot(c));  // recovered: the log was read
+  EXPECT_EQ(c.cmd({"GET", "k0"}).str, "changed");
+  EXPECT_EQ(c.cmd({"DBSIZE"}).integer, 401);
+  c.cmd({"SHUTDOWN"});
+  p.wait();
+}
+
 TEST_F(DsoServerTest, IdleClientsAreDisconnected) {
   DsoProcess p;
   auto args = pool_args();

@@ -28,10 +28,13 @@ namespace nvobj {
 namespace {
 
 using Contents = std::map<std::string, std::string>;  // key -> bytes, or "ref:<counter>"
+const uint64_t kDefaultMinSnapshotBytes = detail::min_snapshot_log_bytes.load();
 
 class IndexSnapshotTest : public ::testing::Test {
  protected:
+  void TearDown() override { detail::min_snapshot_log_bytes = kDefaultMinSnapshotBytes; }
   void SetUp() override {
+    detail::min_snapshot_log_bytes = 0;  // every map, however small
     StoreOptions o;
     o.create.size = 64 << 20;
     o.create.mode = Mode::kEmulated;
@@ -223,6 +226,27 @@ TEST_F(IndexSnapshotTest, EveryLogTypeReopensFromItsSnapshot) {
   l = {};
   z = {};
   expect_clean_heap();
+}
+
+TEST_F(IndexSnapshotTest, OnlyMapsWithLargeLogsSaveTheirIndex) {
+  detail::min_snapshot_log_bytes = kDefaultMinSnapshotBytes;
+  {
+    auto small = PHashMap::create(*store_);
+    auto large = PHashMap::create(*store_);
+    store_->set_root("small", small);
+    store_->set_root("large", large);
+    for (int i = 0; i < 100; ++i) small->put("k" + std::to_string(i), "v");
+    for (int i = 0; i < 1000; ++i) large->put("k" + std::to_string(i), std::string(1000, 'v'));
+    ASSERT_LT(small->stats().record_bytes, kDefaultMinSnapshotBytes);
+    ASSERT_GE(large->stats().record_bytes, kDefaultMinSnapshotBytes);
+  }
+  open();
+  auto small = store_->root<PHashMap>("small");
+  auto large = store_->root<PHashMap>("large");
+  EXPECT_FALSE(small->stats().index_from_snapshot);
+  EXPECT_TRUE(large->stats().index_from_snapshot);
+  EXPECT_EQ(small->size(), 100u);
+  EXPECT_EQ(large->get("k999"), std::string(1000, 'v'));
 }
 
 TEST_F(IndexSnapshotTest, ASnapshotIsKeptThroughASessionThatDoesNotOpenItsMap) {
