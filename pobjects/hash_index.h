@@ -53,9 +53,17 @@ class HashIndex {
     std::atomic<const Slot*> hint_slots{nullptr};
     std::atomic<uint64_t> hint_mask{0};
   };
-  static constexpr uint64_t kShards = 512;
 
  public:
+  static constexpr uint64_t kShards = 512;
+  static uint64_t shard_of(uint64_t hash) { return hash % kShards; }
+  // Grows shard `sh` so that `count` more entries fit without growing
+  // (loading; no lock: the caller owns the shard).
+  void presize(uint64_t sh, uint64_t count) {
+    Shard& s = shards_[sh];
+    while ((s.count + count) * 4 > (s.mask + 1) * 3) grow(s);
+  }
+
   HashIndex() : shards_(new Shard[kShards]) {}
 
   class SharedLock {
@@ -110,7 +118,7 @@ class HashIndex {
   // A new entry for a key known to be absent (a clean-close snapshot's),
   // made with `loc`: no key compare, so its record is not read.
   MapEntry& insert_loaded(uint64_t hash, RecordLog::Loc loc) {
-    Shard& sh = shards_[hash % kShards];
+    Shard& sh = shards_[shard_of(hash)];
     if ((sh.count + 1) * 4 > (sh.mask + 1) * 3) grow(sh);
     uint64_t i = probe_start(sh, hash);
     while (sh.slots[i].hash != 0) i = (i + 1) & sh.mask;
@@ -190,7 +198,7 @@ class HashIndex {
   static std::string_view key_of(const MapEntry& e) {
     return decode_map_record(*e.loc.rec, e.loc.body()).key;
   }
-  Shard& shard(const Key& k) { return shards_[k.hash % kShards]; }
+  Shard& shard(const Key& k) { return shards_[shard_of(k.hash)]; }
   // The first slot of k's probe sequence with k's hash for which
   // match(slot) holds, or null (caller holds the shard's lock).
   template <typename Match>

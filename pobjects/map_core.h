@@ -24,6 +24,7 @@
 #ifndef NVOBJ_POBJECTS_MAP_CORE_H_
 #define NVOBJ_POBJECTS_MAP_CORE_H_
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -379,9 +380,8 @@ class MapCore final : public RecordLog::Owner {
 
   // The index from snapshot_, whose chunks the log found unchanged.
   void load_snapshot() {
-    int64_t present = 0, tombs = 0;
-    for (uint64_t i = 0; i < snapshot_->entry_count; ++i) {
-      const IndexSnapshotEntry& s = snapshot_->entries[i];
+    std::atomic<int64_t> present{0}, tombs{0};
+    auto load = [&](const IndexSnapshotEntry& s) {
       RecordLog::Loc loc{store_.pool().template at<RecordHeader>(s.rec), log_.image_chunk(s.chunk)};
       auto fill = [&](MapEntry& e) {
         e.loc = loc;
@@ -397,13 +397,45 @@ class MapCore final : public RecordLog::Owner {
         fill(index_.emplace(k, loc));
         presence_changed(k);
       }
-      log_.live(loc, s.span);
-      ++(s.present != 0 ? present : tombs);
+      log_.live(loc, s.span);  // atomic
+    };
+    const IndexSnapshotEntry* entries = snapshot_->entries;
+    const uint64_t n = snapshot_->entry_count;
+    if constexpr (requires(uint64_t h) { index_.presize(Index::shard_of(h), h); }) {
+      // Shards are independent: each thread loads the entries of its own
+      // range of shards (each reading the whole array, which costs little
+      // beside the inserts), into shards sized for them first.
+      unsigned threads = n < 100'000 ? 1 : std::clamp(std::thread::hardware_concurrency(), 1u, 8u);
+      auto work = [&](unsigned t) {
+        uint64_t lo = Index::kShards * t / threads, hi = Index::kShards * (t + 1) / threads;
+        std::vector<uint64_t> counts(hi - lo);
+        for (uint64_t i = 0; i < n; ++i)
+          if (uint64_t sh = Index::shard_of(entries[i].hash); sh >= lo && sh < hi)
+            ++counts[sh - lo];
+        for (uint64_t sh = lo; sh < hi; ++sh) index_.presize(sh, counts[sh - lo]);
+        int64_t p = 0, d = 0;
+        for (uint64_t i = 0; i < n; ++i) {
+          if (uint64_t sh = Index::shard_of(entries[i].hash); sh < lo || sh >= hi) continue;
+          load(entries[i]);
+          ++(entries[i].present != 0 ? p : d);
+        }
+        present += p;
+        tombs += d;
+      };
+      std::vector<std::thread> helpers;
+      for (unsigned t = 1; t < threads; ++t) helpers.emplace_back(work, t);
+      work(0);
+      for (auto& h : helpers) h.join();
+    } else {
+      for (uint64_t i = 0; i < n; ++i) {
+        load(entries[i]);
+        ++(entries[i].present != 0 ? present : tombs);
+      }
     }
     next_version_.store(snapshot_->next_version);
     max_version_.store(snapshot_->next_version - 1);
-    size_.store(present);
-    tombstones_.store(tombs);
+    size_.store(present.load());
+    tombstones_.store(tombs.load());
     log_.finish_image_open();
   }
 

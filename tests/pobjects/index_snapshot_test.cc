@@ -44,7 +44,9 @@ class IndexSnapshotTest : public ::testing::Test {
   }
   std::string path() { return dir_.file("s.pool"); }
   void close() {
-    if (store_ != nullptr) ASSERT_TRUE(store_->close());
+    if (store_ != nullptr) {
+      ASSERT_TRUE(store_->close());
+    }
     store_.reset();
   }
   void open(bool force_recovery = false) {
@@ -114,7 +116,9 @@ TEST_F(IndexSnapshotTest, ACleanReopenLoadsTheIndexAndFindsWhatAScanFinds) {
   EXPECT_EQ(contents(*m), want);
   EXPECT_EQ(m->size(), want.size());
   for (auto& [k, v] : want)
-    if (v.rfind("ref:", 0) != 0) ASSERT_EQ(m->get(k), v) << k;
+    if (v.rfind("ref:", 0) != 0) {
+      ASSERT_EQ(m->get(k), v) << k;
+    }
   m = {};
 
   // A scan of the same log finds the same map and the same accounting,
