@@ -30,8 +30,8 @@ uint32_t crc32c_sw(const uint8_t* p, size_t len, uint32_t crc) {
 }
 
 #if defined(__x86_64__)
-__attribute__((target("sse4.2"))) uint32_t crc32c_hw(const uint8_t* p, size_t len, uint32_t crc) {
-  uint64_t c = crc;
+__attribute__((target("sse4.2"))) uint64_t crc32c_hw_serial(const uint8_t* p, size_t len,
+                                                            uint64_t c) {
   while (len >= 8) {
     uint64_t v;
     std::memcpy(&v, p, 8);
@@ -42,6 +42,58 @@ __attribute__((target("sse4.2"))) uint32_t crc32c_hw(const uint8_t* p, size_t le
   uint32_t c32 = static_cast<uint32_t>(c);
   while (len-- > 0) c32 = _mm_crc32_u8(c32, *p++);
   return c32;
+}
+
+// The CRC register is linear in its starting value: running it over
+// `kBlock` zero bytes from x is a 32x32 bit matrix times x, tabulated here
+// a byte of x at a time. It joins three streams computed side by side:
+// crc(c, A B C) = shift(shift(crc(c, A)) ^ crc(0, B)) ^ crc(0, C) for
+// blocks of kBlock bytes. One crc32 instruction has a latency of 3 cycles
+// and a throughput of 1: three independent chains run 3x as fast as one
+// (a 1 KB record's checksum in about half the time).
+template <size_t kBlock>
+struct ZeroShift {
+  std::array<std::array<uint32_t, 256>, 4> t{};
+  ZeroShift() {
+    static const std::array<uint8_t, kBlock> zeros{};
+    for (int k = 0; k < 4; ++k)
+      for (uint32_t i = 0; i < 256; ++i)
+        t[k][i] =
+            static_cast<uint32_t>(crc32c_hw_serial(zeros.data(), kBlock, uint64_t{i} << (8 * k)));
+  }
+  uint32_t operator()(uint32_t x) const {
+    return t[0][x & 0xFF] ^ t[1][(x >> 8) & 0xFF] ^ t[2][(x >> 16) & 0xFF] ^ t[3][x >> 24];
+  }
+};
+
+template <size_t kBlock>
+__attribute__((target("sse4.2"))) uint64_t crc32c_hw_3way(const uint8_t*& p, size_t& len,
+                                                          uint64_t c) {
+  static const ZeroShift<kBlock> shift;
+  while (len >= 3 * kBlock) {
+    uint64_t a = c, b = 0, d = 0;
+    for (size_t i = 0; i < kBlock; i += 8) {
+      uint64_t va, vb, vd;
+      std::memcpy(&va, p + i, 8);
+      std::memcpy(&vb, p + kBlock + i, 8);
+      std::memcpy(&vd, p + 2 * kBlock + i, 8);
+      a = _mm_crc32_u64(a, va);
+      b = _mm_crc32_u64(b, vb);
+      d = _mm_crc32_u64(d, vd);
+    }
+    c = shift(shift(static_cast<uint32_t>(a)) ^ static_cast<uint32_t>(b)) ^
+        static_cast<uint32_t>(d);
+    p += 3 * kBlock;
+    len -= 3 * kBlock;
+  }
+  return c;
+}
+
+__attribute__((target("sse4.2"))) uint32_t crc32c_hw(const uint8_t* p, size_t len, uint32_t crc) {
+  uint64_t c = crc;
+  c = crc32c_hw_3way<256>(p, len, c);
+  c = crc32c_hw_3way<64>(p, len, c);
+  return static_cast<uint32_t>(crc32c_hw_serial(p, len, c));
 }
 
 bool detect_sse42() {
