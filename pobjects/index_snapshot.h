@@ -5,10 +5,11 @@
 //
 // Layout (little-endian, in a raw-bytes object): an IndexSnapshotHead, the
 // log's chunks as RecordLog::image() gave them, then one IndexSnapshotEntry
-// per index entry (removed keys' tombstones included). The record log
-// checks that the chunks still are the log's (same chains, nonces, nothing
-// appended); parse() checks that every entry lies inside its chunk's used
-// bytes. Either failing, the map scans its log as after a crash.
+// per index entry (removed keys' tombstones included). parse() checks that
+// every entry lies inside its chunk's used bytes; the record log checks the
+// image's shape and the chunks at the newest end of each lane (same chain,
+// nonces, nothing appended: RecordLog::image_matches). Either failing, the
+// map scans its log as after a crash.
 #ifndef NVOBJ_POBJECTS_INDEX_SNAPSHOT_H_
 #define NVOBJ_POBJECTS_INDEX_SNAPSHOT_H_
 

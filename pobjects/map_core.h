@@ -154,9 +154,6 @@ class MapCore final : public RecordLog::Owner {
   MapCore(const MapCore&) = delete;
   MapCore& operator=(const MapCore&) = delete;
 
-  // Whether this open loaded the index from a clean-close snapshot.
-  bool opened_from_snapshot() const { return log_.from_image(); }
-
   // Reads: f(MapValue) runs under the key's shared lock.
   template <typename F>
   auto read(std::string_view key, F&& f) const {

@@ -323,19 +323,18 @@ bool RecordLog::settle() {
 }
 
 RecordLog::Image RecordLog::image() const {
+  // Each lane's volatile chain, checked against the persistent one.
   Image img;
   img.position.assign(chunks_.size(), kNoPosition);
-  std::unordered_map<uint64_t, const Chunk*> by_off;
-  for (const Chunk* c : chunks_) by_off.emplace(c->off, c);
   for (unsigned i = 0; i < kLogLanes; ++i) {
-    for (uint64_t off = lanes_data_->heads[i]; off != 0;
-         off = store_.pool().at<LogChunkData>(off)->prev) {
-      auto it = by_off.find(off);
-      if (it == by_off.end() || img.position[it->second->index] != kNoPosition) return {};
-      img.position[it->second->index] = static_cast<uint32_t>(img.chunks.size());
-      const Chunk* c = it->second;
+    uint64_t off = lanes_data_->heads[i];
+    for (const Chunk* c = lanes_[i].head; c != nullptr; c = c->older) {
+      if (c->off != off) return {};
+      img.position[c->index] = static_cast<uint32_t>(img.chunks.size());
       img.chunks.push_back({off, c->nonce, c->used.load(), c->capacity, i, 0});
+      off = store_.pool().at<LogChunkData>(off)->prev;
     }
+    if (off != 0) return {};
   }
   return img;
 }

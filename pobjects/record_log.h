@@ -159,12 +159,14 @@ class RecordLog {
   // record is counted live; the owner then reports the dead ones.
   using ScanFn = std::function<void(Loc, const RecordHeader&, const char*)>;
   //
-  // With an `image` (what image() returned at a clean close) that still
-  // describes the log - the same chunks in the same chains, with the same
-  // nonces and nothing valid after each chunk's used bytes - nothing is
-  // scanned and fn is not called: from_image() is then true, every record
-  // counts dead, and the owner reports its live ones (live()) and then
-  // calls finish_image_open(). Otherwise the image is ignored.
+  // With an `image` (what image() returned at a clean close) that passes
+  // image_matches() - a well-formed image whose newest chunks in each lane
+  // are still the log's, with nothing appended - nothing is scanned and fn
+  // is not called: from_image() is then true, every record counts dead,
+  // and the owner reports its live ones (live()) and then calls
+  // finish_image_open(). Otherwise the image is ignored. (The store hands
+  // out an image only when no other open came between, see
+  // Store::close_snapshot.)
   struct ChunkImage {
     uint64_t off;       // the LogChunk object
     uint64_t nonce;     // its nonce, as it was
@@ -200,7 +202,7 @@ class RecordLog {
   // no image is kept). Only while no other thread uses the log.
   struct Image {
     std::vector<ChunkImage> chunks;
-    std::vector<uint32_t> position;  // by slot_of(chunk); kNoPosition: not linked
+    std::vector<uint32_t> position;  // by the chunk's index in chunks_; kNoPosition: not linked
     uint32_t position_of(const Chunk* c) const;
   };
   static constexpr uint32_t kNoPosition = ~0u;

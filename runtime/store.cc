@@ -233,12 +233,12 @@ void Store::load_close_snapshots() {
     log().warn("{}: ignoring a damaged clean-close snapshot directory at {}", pool_->path(), dir);
     return;
   }
-  if (h->open_count != opens && h->open_count + 1 != opens) {
+  const bool current = h->open_count == opens || h->open_count + 1 == opens;
+  if (!current)  // the snapshots are freed below, unused
     log().info("{}: the pool was opened since its snapshots were saved; rebuilding", pool_->path());
-    h = nullptr;  // the snapshots are freed below, unused
-  }
+  const uint64_t count = h->count;
   const auto* refs = pool_->at<uint64_t>(dir + sizeof(CloseSnapshotsHeader));
-  const uint64_t* owners = refs + pool_->at<CloseSnapshotsHeader>(dir)->count;
+  const uint64_t* owners = refs + count;
   // The open report counts the application's objects: not the snapshots,
   // which their owners free as they open.
   auto uncount = [&](uint64_t off) {
@@ -249,7 +249,6 @@ void Store::load_close_snapshots() {
   };
   uncount(dir);
   uint64_t bad = 0;
-  const uint64_t count = pool_->at<CloseSnapshotsHeader>(dir)->count;
   for (uint64_t i = 0; i < count; ++i) {
     uint64_t off = refs[i];
     constexpr uint64_t kMin = sizeof(BytesHeader) + sizeof(CloseSnapshotHeader);
@@ -260,7 +259,7 @@ void Store::load_close_snapshots() {
     uncount(off);
     const auto* b = pool_->at<BytesHeader>(off);
     const auto* sh = pool_->at<CloseSnapshotHeader>(off + sizeof(BytesHeader));
-    if (h == nullptr || b->size < sizeof(CloseSnapshotHeader) ||
+    if (!current || b->size < sizeof(CloseSnapshotHeader) ||
         b->size > heap_->usable_size(off) - sizeof(BytesHeader) || sh->owner != owners[i] ||
         sh->length != b->size - sizeof(CloseSnapshotHeader) ||
         !close_snapshots_.emplace(owners[i], off).second) {
@@ -268,7 +267,7 @@ void Store::load_close_snapshots() {
       heap_->deallocate(off);
     }
   }
-  if (bad != 0 && h != nullptr)
+  if (bad != 0 && current)
     log().warn("{}: ignored {} damaged clean-close snapshots", pool_->path(), bad);
   heap_->deallocate(dir);
 }

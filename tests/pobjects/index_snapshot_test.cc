@@ -95,6 +95,13 @@ class IndexSnapshotTest : public ::testing::Test {
     return want;
   }
 
+  // A new root map `name`, filled as fill() does.
+  Contents create_filled(const char* name) {
+    auto m = PHashMap::create(*store_);
+    store_->set_root(name, m);
+    return fill(*m);
+  }
+
   testing::TempDir dir_;
   std::unique_ptr<Store> store_;
 };
@@ -283,12 +290,7 @@ TEST_F(IndexSnapshotTest, OnlyMapsWithLargeLogsSaveTheirIndex) {
 }
 
 TEST_F(IndexSnapshotTest, ASnapshotIsKeptThroughASessionThatDoesNotOpenItsMap) {
-  Contents want;
-  {
-    auto m = PHashMap::create(*store_);
-    store_->set_root("m", m);
-    want = fill(*m);
-  }
+  Contents want = create_filled("m");
   open();  // the map is not opened in this session
   store_->set_root("other", PHashMap::create(*store_));
   open();
@@ -300,11 +302,7 @@ TEST_F(IndexSnapshotTest, ASnapshotIsKeptThroughASessionThatDoesNotOpenItsMap) {
 }
 
 TEST_F(IndexSnapshotTest, ADestroyedMapLeavesNoSnapshotBehind) {
-  {
-    auto m = PHashMap::create(*store_);
-    store_->set_root("m", m);
-    fill(*m);
-  }
+  create_filled("m");
   open();
   uint64_t off = store_->root_offset("m");
   ASSERT_TRUE(store_->remove_root("m"));
@@ -318,12 +316,7 @@ TEST_F(IndexSnapshotTest, ADestroyedMapLeavesNoSnapshotBehind) {
 }
 
 TEST_F(IndexSnapshotTest, SnapshotsAreDroppedIfAnotherProgramOpenedThePoolInBetween) {
-  Contents want;
-  {
-    auto m = PHashMap::create(*store_);
-    store_->set_root("m", m);
-    want = fill(*m);
-  }
+  Contents want = create_filled("m");
   close();
   {
     // A program that knows nothing of snapshots (here: the pool layer
@@ -344,12 +337,7 @@ TEST_F(IndexSnapshotTest, SnapshotsAreDroppedIfAnotherProgramOpenedThePoolInBetw
 }
 
 TEST_F(IndexSnapshotTest, ADamagedSnapshotIsIgnoredAndTheLogScanned) {
-  Contents want;
-  {
-    auto m = PHashMap::create(*store_);
-    store_->set_root("m", m);
-    want = fill(*m);
-  }
+  Contents want = create_filled("m");
   close();
   // One byte of the snapshot's chunk list: its checksum fails.
   ASSERT_TRUE(testing::flip_byte_after(
@@ -364,15 +352,8 @@ TEST_F(IndexSnapshotTest, ADamagedSnapshotIsIgnoredAndTheLogScanned) {
 }
 
 TEST_F(IndexSnapshotTest, ACrashAfterACleanOpenDropsEverySnapshot) {
-  Contents want;
-  {
-    auto a = PHashMap::create(*store_);
-    auto b = PHashMap::create(*store_);
-    store_->set_root("a", a);
-    store_->set_root("b", b);
-    want = fill(*a);
-    fill(*b);
-  }
+  Contents want = create_filled("a");
+  create_filled("b");
   close();
   pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
