@@ -410,6 +410,8 @@ Result<std::unique_ptr<Pool>> Pool::open_fd(int fd, const std::string& path, Mod
         "that size until reopened",
         path, tried >> 20, want >> 20);
   pool->reservation_size_ = tried;
+  pool->prefaulted_.reset(static_cast<std::atomic<uint64_t>*>(
+      std::calloc(tried / 4096 / 64 + 1, sizeof(std::atomic<uint64_t>))));
 
   // Resolve the mode: try what was asked (auto: dax first), fall back as
   // DESIGN.md says, and say which one it is.
@@ -535,7 +537,21 @@ Status Pool::write_header() {
 
 void Pool::prefault(uint64_t offset, uint64_t length) const {
   if (mode_ == Mode::kMsync || !contains(base_ + offset, length)) return;
+  // The whole pages inside the range (what prefault_pages maps; base_ is
+  // page-aligned).
+  constexpr uint64_t kPage = 4096;
+  uint64_t first = (offset + kPage - 1) / kPage, end = (offset + length) / kPage;
+  if (end <= first) return;
+  if (prefaulted_ != nullptr) {
+    bool all = true;
+    for (uint64_t p = first; p < end && all; ++p)
+      all = (prefaulted_[p / 64].load(std::memory_order_relaxed) >> (p % 64)) & 1;
+    if (all) return;
+  }
   prefault_pages(base_ + offset, length);
+  if (prefaulted_ == nullptr) return;
+  for (uint64_t p = first; p < end; ++p)
+    prefaulted_[p / 64].fetch_or(uint64_t{1} << (p % 64), std::memory_order_relaxed);
 }
 
 Status Pool::grow(uint64_t new_size) {
