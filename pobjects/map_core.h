@@ -523,7 +523,12 @@ class MapCore final : public RecordLog::Owner {
   // the cleaner excluded, so no record moves; records appended meanwhile
   // carry higher versions.
   void sweep_tombstones() {
-    std::unordered_map<std::string, std::pair<uint64_t, bool>> tombs;  // version, needed
+    struct Hash {  // lookups by string_view: the pass over the log allocates nothing
+      using is_transparent = void;
+      size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    };
+    std::unordered_map<std::string, std::pair<uint64_t, bool>, Hash, std::equal_to<>>
+        tombs;  // version, needed
     index_.for_each_locked(
         [&](std::string_view key, const MapEntry& e) {
           if (!e.present) tombs.emplace(std::string(key), std::make_pair(e.version, false));
@@ -535,7 +540,7 @@ class MapCore final : public RecordLog::Owner {
     }
     log_.for_each_record_locked([&](const RecordHeader& h, const char* body) {
       if (h.kind != kPut && h.kind != kPutRef) return;
-      auto it = tombs.find(std::string(decode_map_record(h, body).key));
+      auto it = tombs.find(decode_map_record(h, body).key);
       if (it != tombs.end() && h.meta < it->second.first) it->second.second = true;
     });
     for (auto& [key, t] : tombs) {
