@@ -83,6 +83,13 @@ struct MapEntry {
 // In every index slot and list element: kept to half a cache line.
 static_assert(sizeof(MapEntry) == 32);
 
+// std::hash of a string, callable with a string_view (for lookups that
+// allocate no std::string).
+struct TransparentHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
 // Decoded record body.
 struct MapRecordView {
   std::string_view key;
@@ -523,11 +530,8 @@ class MapCore final : public RecordLog::Owner {
   // the cleaner excluded, so no record moves; records appended meanwhile
   // carry higher versions.
   void sweep_tombstones() {
-    struct Hash {  // lookups by string_view: the pass over the log allocates nothing
-      using is_transparent = void;
-      size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-    };
-    std::unordered_map<std::string, std::pair<uint64_t, bool>, Hash, std::equal_to<>>
+    // Looked up by string_view: the pass over the log allocates nothing.
+    std::unordered_map<std::string, std::pair<uint64_t, bool>, TransparentHash, std::equal_to<>>
         tombs;  // version, needed
     index_.for_each_locked(
         [&](std::string_view key, const MapEntry& e) {
