@@ -14,32 +14,47 @@ MapItem item(std::string_view key, const MapValue& v) {
   return it;
 }
 
+// The items of the entries a scan found (under the index's shared lock):
+// their records are fetched together, not one cache miss after another.
+std::vector<MapItem> items_of(
+    const detail::MapCore<detail::TreeIndex>& core,
+    const std::vector<std::pair<std::string_view, const detail::MapEntry*>>& found) {
+  for (const auto& [k, e] : found) {
+    __builtin_prefetch(e->loc.rec);
+    __builtin_prefetch(reinterpret_cast<const char*>(e->loc.rec) + 64);
+  }
+  std::vector<MapItem> out;
+  out.reserve(found.size());
+  for (const auto& [k, e] : found) out.push_back(item(k, core.value_at(*e)));
+  return out;
+}
+
 }  // namespace
 
 std::vector<MapItem> PTreeMap::range(std::string_view from, std::optional<std::string_view> to,
                                      size_t limit) const {
-  std::vector<MapItem> out;
-  if (limit == 0) return out;
+  if (limit == 0) return {};
+  std::vector<std::pair<std::string_view, const detail::MapEntry*>> found;
   detail::TreeIndex::SharedLock lock(core().index());
   core().index().scan_up(from, true, [&](std::string_view k, const detail::MapEntry& e) {
     if (to && k >= *to) return false;
-    if (e.present) out.push_back(item(k, core().value_at(e)));
-    return out.size() < limit;
+    if (e.present) found.emplace_back(k, &e);
+    return found.size() < limit;
   });
-  return out;
+  return items_of(core(), found);
 }
 
 std::vector<MapItem> PTreeMap::range_down(std::optional<std::string_view> from,
                                           std::optional<std::string_view> to, size_t limit) const {
-  std::vector<MapItem> out;
-  if (limit == 0) return out;
+  if (limit == 0) return {};
+  std::vector<std::pair<std::string_view, const detail::MapEntry*>> found;
   detail::TreeIndex::SharedLock lock(core().index());
   core().index().scan_down(from, true, [&](std::string_view k, const detail::MapEntry& e) {
     if (to && k <= *to) return false;
-    if (e.present) out.push_back(item(k, core().value_at(e)));
-    return out.size() < limit;
+    if (e.present) found.emplace_back(k, &e);
+    return found.size() < limit;
   });
-  return out;
+  return items_of(core(), found);
 }
 
 std::optional<MapItem> PTreeMap::first() const {
