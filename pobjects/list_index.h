@@ -2,7 +2,7 @@
 // strings, see plist.cc) to values; the index keeps the present elements in
 // a BlockDeque sorted by position, so that element i is one array access
 // away and both ends grow in O(1), and removed positions (tombstones, see
-// map_core.h) in a separate ordered map. One reader-writer spin lock.
+// map_core.h) in a separate hash map. One reader-writer spin lock.
 //
 // An element is 48 bytes: nearly every position is exactly 8 bytes (a
 // major number, no fraction), kept as a big-endian number; the rare longer
@@ -15,10 +15,10 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
-#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include <oneapi/tbb/spin_rw_mutex.h>
 
@@ -80,8 +80,8 @@ class ListIndex {
     size_t i = lower(k.s);
     if (i < elems_.size() && equal(elems_[i], k.s))
       elems_.erase(i);
-    else
-      tombs_.erase(std::string(k.s));
+    else if (auto t = tombs_.find(k.s); t != tombs_.end())
+      tombs_.erase(t);
   }
   void presence_changed(const Key& k) {
     size_t i = lower(k.s);
@@ -123,7 +123,8 @@ class ListIndex {
   uint64_t dram_bytes() {
     tbb::spin_rw_mutex::scoped_lock lock(mu_, false);
     uint64_t b = elems_.dram_bytes() +
-                 tombs_.size() * (4 * sizeof(void*) + sizeof(std::string) + sizeof(MapEntry));
+                 tombs_.size() * (3 * sizeof(void*) + sizeof(std::string) + sizeof(MapEntry)) +
+                 tombs_.bucket_count() * sizeof(void*);
     for (size_t i = 0; i < elems_.size(); ++i)
       if (const std::string* p = elems_[i].long_pos.get())
         b += sizeof(std::string) + (p->size() > 15 ? p->capacity() + 1 : 0);
@@ -181,7 +182,9 @@ class ListIndex {
 
   tbb::spin_rw_mutex mu_;
   BlockDeque<Elem> elems_;
-  std::map<std::string, MapEntry, std::less<>> tombs_;
+  // Removed positions: found by hash (every new position is looked up
+  // here too), in no order (nothing walks them in order).
+  std::unordered_map<std::string, MapEntry, TransparentHash, std::equal_to<>> tombs_;
 };
 
 }  // namespace nvobj::detail
