@@ -289,8 +289,9 @@ class MapCore final : public RecordLog::Owner {
   MapValue value_at(const MapEntry& e) const { return value_of(&e); }
 
   // --- RecordLog::Owner -------------------------------------------------------------
-  bool relocate(RecordLog::Loc from, RecordLog::Loc to) override {
-    Key k = Index::key(decode_map_record(*from.rec, from.body()).key);
+  bool relocate(RecordLog::Loc from, RecordLog::Loc to, uint64_t hash) override {
+    std::string_view key = decode_map_record(*from.rec, from.body()).key;
+    Key k = hash != 0 ? Key{key, hash} : Index::key(key);
     std::lock_guard stripe(stripe_for(k));
     typename Index::ExclusiveLock lock(index_, k);
     MapEntry* e;
@@ -309,8 +310,10 @@ class MapCore final : public RecordLog::Owner {
     if constexpr (requires(Key k) { index_.prefetch_record(k); })
       index_.prefetch_record(Index::key(key));
   }
-  void prefetch(RecordLog::Loc from) override {
-    prefetch_key(decode_map_record(*from.rec, from.body()).key);
+  uint64_t prefetch(RecordLog::Loc from) override {
+    Key k = Index::key(decode_map_record(*from.rec, from.body()).key);
+    if constexpr (requires { index_.prefetch(k); }) index_.prefetch(k);
+    return k.hash;
   }
   void dropped(const RecordHeader& h, const char*, bool last_copy) override {
     if (!last_copy || h.kind != kPutRef || h.ref == 0) return;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <chrono>
 #include <cstdio>
@@ -812,10 +813,12 @@ void RecordLog::finish_clean() {
     r.gone.swap(step_.gone);
     constexpr size_t kAhead = 8;  // lookups in flight
     const size_t n = step_.live.size();
-    for (size_t i = 0; i < std::min(kAhead, n); ++i) owner_->prefetch(step_.live[i]);
+    std::array<uint64_t, kAhead> hints{};  // prefetch(live[i])'s, at i % kAhead
+    for (size_t i = 0; i < std::min(kAhead, n); ++i) hints[i] = owner_->prefetch(step_.live[i]);
     for (size_t i = 0; i < n; ++i) {
-      if (i + kAhead < n) owner_->prefetch(step_.live[i + kAhead]);
-      if (!owner_->relocate(step_.live[i], step_.copies[i])) {
+      uint64_t hint = hints[i % kAhead];
+      if (i + kAhead < n) hints[i % kAhead] = owner_->prefetch(step_.live[i + kAhead]);
+      if (!owner_->relocate(step_.live[i], step_.copies[i], hint)) {
         dead(step_.copies[i]);                   // superseded meanwhile: the copy is dead too
         r.copied_gone.push_back(step_.live[i]);  // and the original leaves the log
       }

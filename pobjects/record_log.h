@@ -127,11 +127,13 @@ class RecordLog {
     virtual ~Owner() = default;
     // The copy `to` of `from` is durable: repoint the key to it if it still
     // points to `from`, and return whether it did. If not, `to` is one more
-    // superseded record of the key.
-    virtual bool relocate(Loc from, Loc to) = 0;
+    // superseded record of the key. `hint` is what prefetch(from) returned
+    // (0 if it was not called).
+    virtual bool relocate(Loc from, Loc to, uint64_t hint) = 0;
     // A hint: relocate(from, ...) comes soon (the cleaner relocates in
-    // batches; the index lookups' cache misses then overlap).
-    virtual void prefetch(Loc /*from*/) {}
+    // batches; the index lookups' cache misses then overlap). Returns a
+    // value for relocate (the maps: the key's hash, computed once).
+    virtual uint64_t prefetch(Loc /*from*/) { return 0; }
     // A superseded record of this key has left the log (durably).
     // `last_copy` is false when a copy of it is still in the log (a
     // relocation that lost a race): what its ref names is still referenced.

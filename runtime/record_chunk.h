@@ -53,9 +53,14 @@ inline constexpr uint64_t record_span(uint64_t body_len) {
 
 // The checksum of a record (header fields other than crc, then the body).
 inline uint32_t record_crc(uint64_t nonce, const RecordHeader& h, const void* body) {
-  uint32_t c = crc32c(&nonce, sizeof(nonce));
-  c = crc32c(reinterpret_cast<const char*>(&h) + 4, sizeof(RecordHeader) - 4, c);
-  return crc32c(body, h.body_len, c);
+  // The nonce and the header in one call (the same bytes in the same order,
+  // so the same value): a call costs ~45 instructions before its first
+  // byte, as much as a 100-byte body's.
+  char prefix[sizeof(nonce) + sizeof(RecordHeader) - 4];
+  std::memcpy(prefix, &nonce, sizeof(nonce));
+  std::memcpy(prefix + sizeof(nonce), reinterpret_cast<const char*>(&h) + 4,
+              sizeof(RecordHeader) - 4);
+  return crc32c(body, h.body_len, crc32c(prefix, sizeof(prefix)));
 }
 
 // The span of the valid record at `p`, with `remaining` bytes of tail from p

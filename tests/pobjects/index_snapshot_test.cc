@@ -393,7 +393,7 @@ TEST_F(IndexSnapshotTest, ACrashAfterACleanOpenDropsEverySnapshot) {
 // A log owner that records what a scan reports.
 class CountingOwner : public RecordLog::Owner {
  public:
-  bool relocate(RecordLog::Loc, RecordLog::Loc) override { return true; }
+  bool relocate(RecordLog::Loc, RecordLog::Loc, uint64_t) override { return true; }
   void dropped(const RecordHeader&, const char*, bool) override {}
   void housekeeping() override {}
 };

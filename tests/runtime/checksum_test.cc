@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "runtime/record_chunk.h"
+
 namespace nvobj {
 namespace {
 
@@ -70,6 +72,27 @@ TEST(Crc32cTest, DetectsSingleBitFlips) {
     buf[bit / 8] ^= static_cast<unsigned char>(1u << (bit % 8));
     EXPECT_NE(crc32c(buf, sizeof buf), good);
     buf[bit / 8] ^= static_cast<unsigned char>(1u << (bit % 8));
+  }
+}
+
+// A record's checksum is defined on media as crc32c over the chunk's nonce,
+// the header's bytes after crc, and the body, in that order: pools written
+// by any build must keep verifying, however record_crc computes it.
+TEST(RecordCrcTest, IsTheChecksumOfNonceHeaderAndBodyInOneRun) {
+  std::string body(300, '\0');
+  for (size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>(i * 31 + 7);
+  for (uint32_t len : {0u, 1u, 13u, 100u, 300u}) {
+    RecordHeader h{};
+    h.body_len = len;
+    h.nonce_lo = 0x89ABCDEFu;
+    h.kind = 3;
+    h.ref = 0x1122334455667788ull;
+    h.meta = 42 + len;
+    const uint64_t nonce = 0x0123456789ABCDEFull;
+    std::string all(reinterpret_cast<const char*>(&nonce), sizeof(nonce));
+    all.append(reinterpret_cast<const char*>(&h) + 4, sizeof(RecordHeader) - 4);
+    all.append(body.data(), len);
+    EXPECT_EQ(record_crc(nonce, h, body.data()), crc32c(all.data(), all.size())) << len;
   }
 }
 
