@@ -7,6 +7,10 @@
 // An element is 48 bytes: nearly every position is exactly 8 bytes (a
 // major number, no fraction), kept as a big-endian number; the rare longer
 // ones (insertions between adjacent elements) are kept whole beside it.
+//
+// The empty key is no position: it is the list's own entry (PList's
+// trims), kept apart from the elements; size(), entry(i) and pos(i) do not
+// count it.
 #ifndef NVOBJ_POBJECTS_LIST_INDEX_H_
 #define NVOBJ_POBJECTS_LIST_INDEX_H_
 
@@ -16,6 +20,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -60,6 +65,7 @@ class ListIndex {
   };
 
   MapEntry* find(const Key& k) {
+    if (k.s.empty()) return meta_ ? &*meta_ : nullptr;
     size_t i = lower(k.s);
     if (i < elems_.size() && equal(elems_[i], k.s)) return &elems_[i].e;
     auto t = tombs_.find(k.s);
@@ -68,6 +74,13 @@ class ListIndex {
   // New entries start among the elements; presence_changed() moves them
   // to the tombstones when the caller marks them removed.
   MapEntry& emplace(const Key& k, RecordLog::Loc loc) {
+    if (k.s.empty()) {
+      if (!meta_) {
+        meta_.emplace();
+        meta_->loc = loc;
+      }
+      return *meta_;
+    }
     size_t i = lower(k.s);  // once: find() would search again
     if (i < elems_.size() && equal(elems_[i], k.s)) return elems_[i].e;
     if (auto t = tombs_.find(k.s); t != tombs_.end()) return t->second;
@@ -77,6 +90,7 @@ class ListIndex {
     return e;
   }
   void erase(const Key& k) {
+    if (k.s.empty()) return meta_.reset();
     size_t i = lower(k.s);
     if (i < elems_.size() && equal(elems_[i], k.s))
       elems_.erase(i);
@@ -84,6 +98,7 @@ class ListIndex {
       tombs_.erase(t);
   }
   void presence_changed(const Key& k) {
+    if (k.s.empty()) return;  // the list's own entry stays where it is
     size_t i = lower(k.s);
     if (i < elems_.size() && equal(elems_[i], k.s)) {
       if (!elems_[i].e.present) {
@@ -108,6 +123,7 @@ class ListIndex {
         f(pos_view(elems_[i], buf), elems_[i].e);
       }
       for (const auto& [pos, e] : tombs_) f(std::string_view(pos), e);
+      if (meta_) f(std::string_view(), *meta_);
     }
     flush();
   }
@@ -185,6 +201,7 @@ class ListIndex {
   // Removed positions: found by hash (every new position is looked up
   // here too), in no order (nothing walks them in order).
   std::unordered_map<std::string, MapEntry, TransparentHash, std::equal_to<>> tombs_;
+  std::optional<MapEntry> meta_;  // the empty key's
 };
 
 }  // namespace nvobj::detail

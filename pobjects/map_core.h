@@ -238,6 +238,37 @@ class MapCore final : public RecordLog::Owner {
   }
 
   uint64_t size() const { return static_cast<uint64_t>(size_.load(std::memory_order_relaxed)); }
+
+  // The version the next update will get. For an owner that serialises its
+  // updates (PList): every record written before has a lower version, every
+  // record written after a higher one.
+  uint64_t next_version() const { return next_version_.load(std::memory_order_relaxed); }
+
+  // Drops key's present entry without writing a record, its record becoming
+  // dead: for a key that a durable record of another key already removes
+  // (PList's trims). False if the key is not present.
+  bool forget(std::string_view key) {
+    Key k = Index::key(key);
+    std::lock_guard stripe(stripe_for(k));
+    typename Index::ExclusiveLock lock(index_, k);
+    MapEntry* e = index_.find(k);
+    if (e == nullptr || !e->present) return false;
+    log_.dead(e->loc, e->span);
+    index_.erase(k);
+    size_.fetch_sub(1, std::memory_order_relaxed);
+    return true;
+  }
+  // forget() for every present key pred(key, entry) selects (at an open).
+  template <typename Pred>
+  void forget_if(Pred&& pred) {
+    std::vector<std::string> doomed;
+    index_.for_each_locked(
+        [&](std::string_view key, const MapEntry& e) {
+          if (e.present && pred(key, e)) doomed.emplace_back(key);
+        },
+        [] {});
+    for (const std::string& key : doomed) forget(key);
+  }
   uint64_t tombstones() const {
     return static_cast<uint64_t>(tombstones_.load(std::memory_order_relaxed));
   }

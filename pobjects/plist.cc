@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "pobjects/map_ops.h"
+#include "runtime/error.h"
 
 namespace nvobj {
 
@@ -47,7 +48,67 @@ std::string fraction_between(std::string_view a, std::string_view b) {
 
 std::string value_string(const MapValue& v) { return std::string(v.bytes); }
 
+// The list's own key (no position is empty).
+constexpr std::string_view kOwnKey;
+
+void put_u16(std::string* out, uint16_t v) { out->append(reinterpret_cast<const char*>(&v), 2); }
+void put_u64(std::string* out, uint64_t v) { out->append(reinterpret_cast<const char*>(&v), 8); }
+bool get_bytes(std::string_view* in, size_t n, std::string_view* out) {
+  if (in->size() < n) return false;
+  *out = in->substr(0, n);
+  in->remove_prefix(n);
+  return true;
+}
+template <typename T>
+bool get_int(std::string_view* in, T* v) {
+  std::string_view b;
+  if (!get_bytes(in, sizeof(T), &b)) return false;
+  std::memcpy(v, b.data(), sizeof(T));
+  return true;
+}
+
 }  // namespace
+
+// Trims on media: u16 front count, u16 back count, then each point as u16
+// position length, the position, u64 version (little-endian).
+std::string PList::encode_trims(const Trims& t) {
+  std::string out;
+  put_u16(&out, static_cast<uint16_t>(t.front.size()));
+  put_u16(&out, static_cast<uint16_t>(t.back.size()));
+  for (const auto* side : {&t.front, &t.back})
+    for (const Trim& p : *side) {
+      put_u16(&out, static_cast<uint16_t>(p.pos.size()));
+      out.append(p.pos);
+      put_u64(&out, p.version);
+    }
+  return out;
+}
+
+bool PList::decode_trims(std::string_view in, Trims* t) {
+  uint16_t nf = 0, nb = 0;
+  if (!get_int(&in, &nf) || !get_int(&in, &nb)) return false;
+  t->front.clear();
+  t->back.clear();
+  for (int side = 0; side < 2; ++side)
+    for (uint16_t i = 0; i < (side == 0 ? nf : nb); ++i) {
+      uint16_t len = 0;
+      std::string_view pos;
+      Trim p;
+      if (!get_int(&in, &len) || !get_bytes(&in, len, &pos) || !get_int(&in, &p.version))
+        return false;
+      p.pos.assign(pos);
+      (side == 0 ? t->front : t->back).push_back(std::move(p));
+    }
+  return in.empty();
+}
+
+bool PList::trimmed(std::string_view pos, uint64_t version) const {
+  for (const Trim& t : trims_.front)
+    if (pos <= t.pos && version < t.version) return true;
+  for (const Trim& t : trims_.back)
+    if (pos >= t.pos && version < t.version) return true;
+  return false;
+}
 
 std::string PList::position_between(std::string_view a, std::string_view b) {
   if (a.empty() && b.empty()) return encode(0);
@@ -60,7 +121,27 @@ std::string PList::position_between(std::string_view a, std::string_view b) {
 }
 
 PList::PList(Store& store, uint64_t offset)
-    : PObject(store, offset), core_(std::make_unique<Core>(store, raw().lanes)) {}
+    : PObject(store, offset), core_(std::make_unique<Core>(store, raw().lanes)) {
+  bool found = false;
+  std::string own;
+  core_->read(kOwnKey, [&](const MapValue& v) {
+    found = v.present && !v.is_ref;
+    if (found) own.assign(v.bytes);
+  });
+  if (!found) return;
+  if (!decode_trims(own, &trims_))
+    throw Error(Status(StatusCode::kCorrupt, "PList: its trims record is malformed"));
+  // A scan found every record of the log, the popped elements' too (an
+  // index saved at a clean close holds none of them).
+  core_->forget_if([&](std::string_view pos, const detail::MapEntry& e) {
+    return !pos.empty() && trimmed(pos, e.version);
+  });
+}
+
+uint64_t PList::size() const {
+  ListIndex::SharedLock lock(core_->index());
+  return core_->index().size();
+}
 
 Ref<PList> PList::create(Store& s) {
   uint64_t lanes = RecordLog::create(s);
@@ -175,14 +256,38 @@ std::optional<std::string> PList::remove_locked(int64_t i) {
   return value;
 }
 
+std::optional<std::string> PList::pop_end(bool front) {
+  std::string pos, value;
+  {
+    ListIndex::SharedLock lock(core_->index());
+    const ListIndex& ix = core_->index();
+    if (ix.size() == 0) return std::nullopt;
+    size_t k = front ? 0 : ix.size() - 1;
+    pos = ix.pos(k);
+    value = value_string(core_->value_at(ix.entry(k)));
+  }
+  // Every element written so far has a version below v (updates serialise
+  // on shape_mu_), and none is beyond pos at this end: (pos, v) is true.
+  uint64_t v = core_->next_version();
+  Trims next = trims_;
+  std::vector<Trim>& side = front ? next.front : next.back;
+  std::erase_if(side, [&](const Trim& t) { return front ? t.pos <= pos : t.pos >= pos; });
+  side.push_back({pos, v});
+  if (side.size() > kMaxTrims || pos.size() > UINT16_MAX) return remove_locked(front ? 0 : -1);
+  Ops::put(*core_, kOwnKey, encode_trims(next));  // durable: the pop is done
+  trims_ = std::move(next);
+  core_->forget(pos);
+  return value;
+}
+
 std::optional<std::string> PList::pop_front() {
   std::lock_guard lock(shape_mu_);
-  return remove_locked(0);
+  return pop_end(true);
 }
 
 std::optional<std::string> PList::pop_back() {
   std::lock_guard lock(shape_mu_);
-  return remove_locked(-1);
+  return pop_end(false);
 }
 
 std::optional<std::string> PList::remove_at(int64_t i) {
@@ -196,7 +301,11 @@ bool PList::remove(std::string_view value) {
   return k >= 0 && remove_locked(k).has_value();
 }
 
-MapStats PList::stats() const { return core_->stats(); }
+MapStats PList::stats() const {
+  MapStats s = core_->stats();
+  s.size = size();  // the list's own entry is no element
+  return s;
+}
 
 void PList::destroy_object(Store& s, uint64_t offset) { destroy_log_object(s, offset); }
 

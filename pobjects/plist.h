@@ -15,6 +15,20 @@
 // Updates that change the list's shape serialise on a per-list mutex (one
 // fence each); reads take only the index's shared lock.
 //
+// Pops at the ends leave no tombstone. A removed element's record stays in
+// the log until cleaned, so something must say it is gone: for a removal
+// in the middle, a tombstone of its position (swept once the log holds no
+// older record of it, map_core.h); for pops, the list's own record (under
+// the empty key, which is no position) holding its *trims*: points (q, V)
+// meaning "every element at a position <= q (front) or >= q (back) written
+// before version V is gone". Popping the front at q when versions up to V
+// exist makes such a point true: q was the smallest position left. A new
+// point drops the older ones of its end that it covers (a position no
+// further in), so a queue (push at one end, pop at the other) or a stack
+// keeps one point per end; an end whose points would pass kMaxTrims pops
+// with a tombstone instead. Each pop still writes one record and fences
+// once; an open drops the elements the trims cover.
+//
 //   auto l = nvobj::PList::create(store);
 //   store.set_root("queue", l);
 //   l->append("a"); l->prepend("z");
@@ -48,7 +62,7 @@ class PList : public PObject<PList, DurableMapData> {
   static Ref<PList> create(Store& s);
 
   // --- reads (no fence); an index i < 0 counts from the end (-1: last) ---
-  uint64_t size() const { return core_->size(); }
+  uint64_t size() const;  // the index's count (the list's own entry is no element)
   bool empty() const { return size() == 0; }
   std::optional<std::string> get(int64_t i) const;
   bool get(int64_t i, std::string* value) const;  // false when out of range
@@ -86,10 +100,23 @@ class PList : public PObject<PList, DurableMapData> {
   // Index of element i (negative from the end) under the index's lock, or -1.
   int64_t normalise(int64_t i, uint64_t n) const;
   std::optional<std::string> remove_locked(int64_t i);
+  std::optional<std::string> pop_end(bool front);
+  struct Trim {
+    std::string pos;
+    uint64_t version;  // elements written before it (lower versions) are gone
+  };
+  struct Trims {
+    std::vector<Trim> front, back;
+  };
+  static constexpr size_t kMaxTrims = 8;  // per end
+  static std::string encode_trims(const Trims& t);
+  static bool decode_trims(std::string_view bytes, Trims* t);
+  bool trimmed(std::string_view pos, uint64_t version) const;
   bool insert_at(uint64_t before, std::string_view value);  // position between before-1 and before
 
   std::unique_ptr<Core> core_;
   std::mutex shape_mu_;  // serialises updates
+  Trims trims_;          // as the list's own record holds them (under shape_mu_)
 };
 
 }  // namespace nvobj

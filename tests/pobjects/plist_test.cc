@@ -153,6 +153,102 @@ TEST_F(PListTest, RandomOperationsMatchADequeAcrossRestarts) {
   }
 }
 
+// Reopens as after a crash: the index is rebuilt from every record of the
+// log (the popped elements' included), whatever a clean close saved.
+void reopen_recovering(testing::TempDir& dir, std::unique_ptr<Store>& store, Ref<PList>& list) {
+  list = {};
+  store.reset();
+  StoreOptions o;
+  o.force_recovery = true;
+  auto s = open_store(dir.file("l.pool"), o);
+  ASSERT_TRUE(s) << s.status().to_string();
+  store = std::move(*s);
+  list = store->root<PList>("l");
+}
+
+// Pops at the ends write the list's trims, not a tombstone per element:
+// queues in both directions and stacks at both ends keep one trim per end.
+TEST_F(PListTest, PopsAtTheEndsLeaveNoTombstonesAndStayPoppedAfterACrash) {
+  std::deque<std::string> model;
+  for (int i = 0; i < 20; ++i) {
+    list_->append(fmt::format("init{}", i));
+    model.push_back(fmt::format("init{}", i));
+  }
+  for (int i = 0; i < 4000; ++i) {
+    std::string v = fmt::format("v{}", i);
+    switch (i / 1000) {
+      case 0:  // a queue: in at the back, out at the front
+        list_->append(v);
+        model.push_back(v);
+        EXPECT_EQ(list_->pop_front(), model.front());
+        model.pop_front();
+        break;
+      case 1:  // the other way
+        list_->prepend(v);
+        model.push_front(v);
+        EXPECT_EQ(list_->pop_back(), model.back());
+        model.pop_back();
+        break;
+      case 2:  // a stack at the back
+        list_->append(v);
+        model.push_back(v);
+        EXPECT_EQ(list_->pop_back(), model.back());
+        model.pop_back();
+        break;
+      default:  // a stack at the front
+        list_->prepend(v);
+        model.push_front(v);
+        EXPECT_EQ(list_->pop_front(), model.front());
+        model.pop_front();
+        break;
+    }
+  }
+  EXPECT_EQ(list_->stats().tombstones, 0u);
+  EXPECT_EQ(list_->size(), model.size());
+  reopen_recovering(dir_, store_, list_);
+  EXPECT_EQ(all(), std::vector<std::string>(model.begin(), model.end()));
+  EXPECT_EQ(list_->size(), model.size());
+  EXPECT_EQ(list_->stats().size, model.size());
+}
+
+// A later trim of an end that reaches less far must not drop an earlier
+// one: here the element at the fraction between a and z was popped by a
+// trim that the next one (at z's successor) does not cover, and its record
+// is still in the log (no cleaning).
+TEST_F(PListTest, AnEarlierTrimStillCoversWhatALaterOneDoesNot) {
+  RecordLog::set_min_clean_bytes(UINT64_MAX);
+  list_->append("a");
+  list_->append("b");
+  ASSERT_TRUE(list_->insert_after(0, "m"));  // a, m, b: m at a fraction after a
+  EXPECT_EQ(list_->pop_back(), "b");
+  EXPECT_EQ(list_->pop_back(), "m");  // the back trim now reaches m's position
+  list_->append("z");                 // the next whole position after a
+  list_->append("w");
+  EXPECT_EQ(list_->pop_back(), "w");  // a trim at w's position: m's is not covered by it
+  reopen_recovering(dir_, store_, list_);
+  EXPECT_EQ(all(), (std::vector<std::string>{"a", "z"}));
+  RecordLog::set_min_clean_bytes(RecordLog::kDefaultMinCleanBytes);
+}
+
+// An end whose trims would pass PList's limit pops with a tombstone.
+TEST_F(PListTest, AnEndWithTooManyTrimsPopsWithTombstones) {
+  RecordLog::set_min_clean_bytes(UINT64_MAX);
+  std::deque<std::string> model;
+  for (int i = 0; i < 40;
+       ++i) {  // the stack grows: every pop's trim reaches less far than the last
+    for (int k = 0; k < 2; ++k) {
+      list_->append(fmt::format("{}.{}", i, k));
+      model.push_back(fmt::format("{}.{}", i, k));
+    }
+    EXPECT_EQ(list_->pop_back(), model.back());
+    model.pop_back();
+  }
+  EXPECT_GT(list_->stats().tombstones, 0u);
+  reopen_recovering(dir_, store_, list_);
+  EXPECT_EQ(all(), std::vector<std::string>(model.begin(), model.end()));
+  RecordLog::set_min_clean_bytes(RecordLog::kDefaultMinCleanBytes);
+}
+
 TEST_F(PListTest, OneFencePerUpdateNonePerRead) {
   for (int i = 0; i < 50; ++i) list_->append("warm");
   PersistCounters before = thread_persist_counters();
