@@ -49,7 +49,7 @@ std::string fraction_between(std::string_view a, std::string_view b) {
 std::string value_string(const MapValue& v) { return std::string(v.bytes); }
 
 // The list's own key (no position is empty).
-constexpr std::string_view kOwnKey;
+constexpr std::string_view kOwnKey = "";
 
 void put_u16(std::string* out, uint16_t v) { out->append(reinterpret_cast<const char*>(&v), 2); }
 void put_u64(std::string* out, uint64_t v) { out->append(reinterpret_cast<const char*>(&v), 8); }

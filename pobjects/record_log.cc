@@ -542,6 +542,7 @@ RecordLog::Loc RecordLog::append(uint32_t kind, uint64_t meta, uint64_t ref,
   char* dst = lane.cur->tail + lane.pos;
   char* at = dst + sizeof(RecordHeader);
   for (std::string_view p : parts) {
+    if (p.empty()) continue;  // its data() may be null, which memcpy must not get
     std::memcpy(at, p.data(), p.size());
     at += p.size();
   }
