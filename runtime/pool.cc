@@ -145,7 +145,7 @@ Status validate_header(const PoolHeader& h, uint64_t file_size, const std::strin
                   fmt::format("{}: pool layout version {}.{} is newer than this build reads "
                               "({}.{}); upgrade nvobj",
                               path, h.layout_major, h.layout_minor, kLayoutMajor, kLayoutMinor));
-  if (h.layout_major < kLayoutMajor)
+  if (h.layout_major < kOldestLayoutMajor)
     return Status(StatusCode::kVersionMismatch,
                   fmt::format("{}: pool layout version {}.{} is older than this build reads "
                               "({}.{}) and there is no migration for it",
@@ -349,6 +349,14 @@ Result<std::unique_ptr<Pool>> Pool::open(const std::string& path, const OpenOpti
   PoolHeader& nh = pool->header_;
   nh.clean_shutdown = 0;
   nh.open_count++;
+  if (nh.layout_major < kLayoutMajor) {
+    log().info(
+        "{}: layout {}.{} upgraded to {}.{} (builds older than the pool's new layout will "
+        "refuse it)",
+        path, nh.layout_major, nh.layout_minor, kLayoutMajor, kLayoutMinor);
+    nh.layout_major = kLayoutMajor;
+    nh.layout_minor = kLayoutMinor;
+  }
   if (pool->device_.unsafe_shutdown_count) {
     nh.flags |= kFlagDeviceUscValid;
     nh.device_usc = *pool->device_.unsafe_shutdown_count;

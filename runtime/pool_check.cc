@@ -38,9 +38,9 @@ PoolCheckReport check_pool_bytes(const char* base, uint64_t available) {
   if (c.chosen < 0) return r;
   if (c.needs_repair && r.problems.empty()) r.problems.push_back("header copies differ");
   const PoolHeader& h = copies[c.chosen];
-  if (h.layout_major != kLayoutMajor)
-    r.problems.push_back(fmt::format("layout version {}.{} is not {}.x", h.layout_major,
-                                     h.layout_minor, kLayoutMajor));
+  if (h.layout_major < kOldestLayoutMajor || h.layout_major > kLayoutMajor)
+    r.problems.push_back(fmt::format("layout version {}.{} is not {}.x to {}.x", h.layout_major,
+                                     h.layout_minor, kOldestLayoutMajor, kLayoutMajor));
   if (h.size > available)
     r.problems.push_back(
         fmt::format("only {} bytes present but the header says {}", available, h.size));

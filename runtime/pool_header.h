@@ -18,8 +18,13 @@
 namespace nvobj {
 
 inline constexpr char kPoolMagic[8] = {'N', 'V', 'O', 'B', 'J', 'P', 'L', '\0'};
-inline constexpr uint32_t kLayoutMajor = 1;
+// 2: a list's log may hold its trims (pobjects/plist.h), which a 1.x build
+// would read as an element. This build reads 1.x pools (they hold no trims)
+// and marks them 2.0 when it opens them, so that no 1.x build opens them
+// after it.
+inline constexpr uint32_t kLayoutMajor = 2;
 inline constexpr uint32_t kLayoutMinor = 0;
+inline constexpr uint32_t kOldestLayoutMajor = 1;  // the oldest this build opens
 
 inline constexpr uint64_t kHeaderCopySize = 4096;
 inline constexpr uint64_t kHeaderCopyOffset[2] = {0, kHeaderCopySize};

@@ -263,6 +263,40 @@ TEST_F(PoolTest, RefusesNewerLayoutVersion) {
   expect_refused(StatusCode::kVersionMismatch, "newer");
 }
 
+// A 1.x pool (written before lists kept trims) opens, and is marked with
+// this build's layout so that a 1.x build refuses it from then on; a layout
+// older than any this build reads is refused.
+TEST_F(PoolTest, OpensAnOlderReadableLayoutAndMarksItCurrent) {
+  std::vector<char> file = make_closed_pool();
+  for (int copy = 0; copy < 2; ++copy) {
+    PoolHeader h = header_copy(file, copy);
+    h.layout_major = kOldestLayoutMajor;
+    h.layout_minor = 3;
+    seal_header(h);
+    put_header_copy(file, copy, h);
+  }
+  write_file(path_, file);
+  {
+    auto pool = open();
+    ASSERT_TRUE(pool) << pool.status().to_string();
+  }
+  std::vector<char> after = read_file(path_);
+  for (int copy = 0; copy < 2; ++copy) {
+    EXPECT_EQ(header_copy(after, copy).layout_major, kLayoutMajor) << copy;
+    EXPECT_EQ(header_copy(after, copy).layout_minor, kLayoutMinor) << copy;
+  }
+  if (kOldestLayoutMajor > 0) {
+    for (int copy = 0; copy < 2; ++copy) {
+      PoolHeader h = header_copy(after, copy);
+      h.layout_major = kOldestLayoutMajor - 1;
+      seal_header(h);
+      put_header_copy(after, copy, h);
+    }
+    write_file(path_, after);
+    expect_refused(StatusCode::kVersionMismatch, "older");
+  }
+}
+
 TEST_F(PoolTest, RefusesTruncatedFile) {
   std::vector<char> file = make_closed_pool();
   ASSERT_EQ(::truncate(path_.c_str(), static_cast<off_t>(file.size()) - 4096), 0);

@@ -42,7 +42,7 @@ import json, sys
 j = json.load(open(sys.argv[1]))
 assert j["size"] == 4 << 20, j
 assert j["clean_shutdown"] is True and j["in_use"] is False
-assert j["requested_mode"] == "auto" and j["layout_version"] == "1.0"
+assert j["requested_mode"] == "auto" and j["layout_version"] == "2.0"
 assert j["header_copies"] == ["valid", "valid"]
 assert j["device"]["applicable"] is False
 PY
