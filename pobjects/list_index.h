@@ -68,6 +68,7 @@ class ListIndex {
     if (k.s.empty()) return meta_ ? &*meta_ : nullptr;
     size_t i = lower(k.s);
     if (i < elems_.size() && equal(elems_[i], k.s)) return &elems_[i].e;
+    if (tombs_.empty()) return nullptr;  // (a new position: no hash computed)
     auto t = tombs_.find(k.s);
     return t == tombs_.end() ? nullptr : &t->second;
   }
@@ -83,7 +84,8 @@ class ListIndex {
     }
     size_t i = lower(k.s);  // once: find() would search again
     if (i < elems_.size() && equal(elems_[i], k.s)) return elems_[i].e;
-    if (auto t = tombs_.find(k.s); t != tombs_.end()) return t->second;
+    if (!tombs_.empty())
+      if (auto t = tombs_.find(k.s); t != tombs_.end()) return t->second;
     elems_.insert(i, make_elem(k.s, MapEntry{}));
     MapEntry& e = elems_[i].e;
     e.loc = loc;  // present is set by the caller, then presence_changed()
@@ -107,6 +109,7 @@ class ListIndex {
       }
       return;
     }
+    if (tombs_.empty()) return;
     auto t = tombs_.find(k.s);
     if (t != tombs_.end() && t->second.present) {
       elems_.insert(lower(t->first), make_elem(t->first, t->second));
@@ -174,7 +177,9 @@ class ListIndex {
     return !el.long_pos && el.head == head_of(pos);
   }
   // The index of the first element not before pos. Appends, prepends and
-  // pops work at the ends, so those are checked before the binary search.
+  // pops work at the ends, so those are checked before the binary search:
+  // past either end, or the last element itself (an append, looked up
+  // again once it is in).
   size_t lower(std::string_view pos) const {
     uint64_t h = head_of(pos);
     auto before = [h, pos](const Elem& a) {
@@ -185,7 +190,8 @@ class ListIndex {
     size_t n = elems_.size();
     if (n == 0 || before(elems_[n - 1])) return n;
     if (!before(elems_[0])) return 0;
-    size_t lo = 1, hi = n - 1;  // elems_[lo - 1] is before pos, elems_[hi] is not
+    if (before(elems_[n - 2])) return n - 1;  // n >= 2: elems_[0] is before pos, elems_[n-1] not
+    size_t lo = 1, hi = n - 2;                // elems_[lo - 1] is before pos, elems_[hi] is not
     while (lo < hi) {
       size_t mid = lo + (hi - lo) / 2;
       if (before(elems_[mid]))

@@ -51,6 +51,7 @@ struct MapStats {
   uint64_t record_bytes = 0;  // bytes of records in them
   uint64_t dead_bytes = 0;    // ... superseded and not yet cleaned
   uint64_t cleanings = 0;
+  uint64_t copied_bytes = 0;         // records the cleaner copied since the open
   uint64_t tombstones = 0;           // removed keys whose tombstones are still needed
   uint64_t dram_bytes = 0;           // volatile index, estimated
   bool index_from_snapshot = false;  // this open loaded the index saved at a clean close
@@ -205,13 +206,17 @@ class MapCore final : public RecordLog::Owner {
     uint32_t klen = static_cast<uint32_t>(key.size());
     std::string_view klen_bytes(reinterpret_cast<const char*>(&klen), sizeof(klen));
     uint64_t version = next_version_.fetch_add(1, std::memory_order_relaxed);
+    auto stream =
+        own_key_hot_ && key.empty() ? RecordLog::Stream::kHot : RecordLog::Stream::kDefault;
     RecordLog::Loc loc;
     switch (d.op) {
       case Decision::kPutBytes:
-        loc = log_.append(kPut, version, 0, {klen_bytes, key, d.bytes});
+        loc = log_.append(kPut, version, 0, {klen_bytes, key, d.bytes}, stream);
         break;
-      case Decision::kPutRef: loc = log_.append(kPutRef, version, d.ref, {klen_bytes, key}); break;
-      default: loc = log_.append(kRemove, version, 0, {klen_bytes, key}); break;
+      case Decision::kPutRef:
+        loc = log_.append(kPutRef, version, d.ref, {klen_bytes, key}, stream);
+        break;
+      default: loc = log_.append(kRemove, version, 0, {klen_bytes, key}, stream); break;
     }
     {
       // The entry is still cur (only holders of the stripe change or erase
@@ -238,6 +243,11 @@ class MapCore final : public RecordLog::Owner {
   }
 
   uint64_t size() const { return static_cast<uint64_t>(size_.load(std::memory_order_relaxed)); }
+
+  // The empty key's records go to the log's hot lane (record_log.h): for an
+  // owner whose own entry lives there and is rewritten over and over
+  // (PList's trims, at every pop). Before the first update.
+  void make_own_key_hot() { own_key_hot_ = true; }
 
   // The version the next update will get. For an owner that serialises its
   // updates (PList): every record written before has a lower version, every
@@ -309,6 +319,7 @@ class MapCore final : public RecordLog::Owner {
     s.record_bytes = l.record_bytes;
     s.dead_bytes = l.dead_bytes;
     s.cleanings = l.cleanings;
+    s.copied_bytes = l.copied_bytes;
     s.tombstones = tombstones();
     s.dram_bytes = index_.dram_bytes();
     s.index_from_snapshot = log_.from_image();
@@ -615,7 +626,8 @@ class MapCore final : public RecordLog::Owner {
   std::atomic<int64_t> size_{0};
   std::atomic<int64_t> tombstones_{0};  // removed keys kept for their tombstones
   std::atomic<int64_t> swept_left_{0};  // tombstones the last sweep had to keep
-  RecordLog log_;                       // last: its constructor calls back into the members above
+  bool own_key_hot_ = false;
+  RecordLog log_;  // last: its constructor calls back into the members above
 };
 
 }  // namespace nvobj::detail

@@ -71,17 +71,16 @@ bool get_int(std::string_view* in, T* v) {
 
 // Trims on media: u16 front count, u16 back count, then each point as u16
 // position length, the position, u64 version (little-endian).
-std::string PList::encode_trims(const Trims& t) {
-  std::string out;
-  put_u16(&out, static_cast<uint16_t>(t.front.size()));
-  put_u16(&out, static_cast<uint16_t>(t.back.size()));
+void PList::encode_trims(const Trims& t, std::string* out) {
+  out->clear();
+  put_u16(out, static_cast<uint16_t>(t.front.size()));
+  put_u16(out, static_cast<uint16_t>(t.back.size()));
   for (const auto* side : {&t.front, &t.back})
     for (const Trim& p : *side) {
-      put_u16(&out, static_cast<uint16_t>(p.pos.size()));
-      out.append(p.pos);
-      put_u64(&out, p.version);
+      put_u16(out, static_cast<uint16_t>(p.pos.size()));
+      out->append(p.pos);
+      put_u64(out, p.version);
     }
-  return out;
 }
 
 bool PList::decode_trims(std::string_view in, Trims* t) {
@@ -122,6 +121,7 @@ std::string PList::position_between(std::string_view a, std::string_view b) {
 
 PList::PList(Store& store, uint64_t offset)
     : PObject(store, offset), core_(std::make_unique<Core>(store, raw().lanes)) {
+  core_->make_own_key_hot();
   bool found = false;
   std::string own;
   core_->read(kOwnKey, [&](const MapValue& v) {
@@ -269,13 +269,15 @@ std::optional<std::string> PList::pop_end(bool front) {
   // Every element written so far has a version below v (updates serialise
   // on shape_mu_), and none is beyond pos at this end: (pos, v) is true.
   uint64_t v = core_->next_version();
-  Trims next = trims_;
+  Trims& next = next_trims_;
+  next = trims_;  // (copy-assigned: its vectors' and strings' memory is reused)
   std::vector<Trim>& side = front ? next.front : next.back;
   std::erase_if(side, [&](const Trim& t) { return front ? t.pos <= pos : t.pos >= pos; });
   side.push_back({pos, v});
   if (side.size() > kMaxTrims || pos.size() > UINT16_MAX) return remove_locked(front ? 0 : -1);
-  Ops::put(*core_, kOwnKey, encode_trims(next));  // durable: the pop is done
-  trims_ = std::move(next);
+  encode_trims(next, &encoded_trims_);
+  Ops::put(*core_, kOwnKey, encoded_trims_);  // durable: the pop is done
+  std::swap(trims_, next);
   core_->forget(pos);
   return value;
 }

@@ -109,7 +109,7 @@ class PList : public PObject<PList, DurableMapData> {
     std::vector<Trim> front, back;
   };
   static constexpr size_t kMaxTrims = 8;  // per end
-  static std::string encode_trims(const Trims& t);
+  static void encode_trims(const Trims& t, std::string* out);
   static bool decode_trims(std::string_view bytes, Trims* t);
   bool trimmed(std::string_view pos, uint64_t version) const;
   bool insert_at(uint64_t before, std::string_view value);  // position between before-1 and before
@@ -117,6 +117,10 @@ class PList : public PObject<PList, DurableMapData> {
   std::unique_ptr<Core> core_;
   std::mutex shape_mu_;  // serialises updates
   Trims trims_;          // as the list's own record holds them (under shape_mu_)
+  // A pop's next trims and their encoding, kept so that their memory is
+  // reused (under shape_mu_).
+  Trims next_trims_;
+  std::string encoded_trims_;
 };
 
 }  // namespace nvobj

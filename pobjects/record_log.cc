@@ -230,8 +230,9 @@ RecordLog::Chunk* RecordLog::add_chunk(unsigned lane_index, Chunk* newer, uint64
   else
     lane.head = c;
   chunks_.push_back(c);
-  open_lanes_.store(std::max(open_lanes_.load(std::memory_order_relaxed), lane_index + 1),
-                    std::memory_order_relaxed);
+  if (lane_index != kHotLane)
+    open_lanes_.store(std::max(open_lanes_.load(std::memory_order_relaxed), lane_index + 1),
+                      std::memory_order_relaxed);
   return c;
 }
 
@@ -377,7 +378,11 @@ RecordLog::~RecordLog() {
   for (Chunk* c : chunks_) delete c;
 }
 
-RecordLog::Lane& RecordLog::pick_lane(std::unique_lock<std::mutex>& lock) {
+RecordLog::Lane& RecordLog::pick_lane(std::unique_lock<std::mutex>& lock, Stream stream) {
+  if (stream == Stream::kHot) {
+    lock = std::unique_lock(lanes_[kHotLane].mu);
+    return lanes_[kHotLane];
+  }
   unsigned slot = thread_slot();
   for (;;) {
     unsigned n = open_lanes_.load(std::memory_order_acquire);
@@ -386,8 +391,8 @@ RecordLog::Lane& RecordLog::pick_lane(std::unique_lock<std::mutex>& lock) {
       lock = std::unique_lock(lane.mu, std::adopt_lock);
       return lane;
     }
-    // Contention: open one more lane (up to kLogLanes), else wait.
-    if (n < kLogLanes) {
+    // Contention: open one more lane (up to the hot one), else wait.
+    if (n < kHotLane) {
       open_lanes_.compare_exchange_strong(n, n + 1);
       continue;
     }
@@ -514,7 +519,7 @@ void RecordLog::maintain_spare(Lane& lane) {
 }
 
 RecordLog::Loc RecordLog::append(uint32_t kind, uint64_t meta, uint64_t ref,
-                                 std::initializer_list<std::string_view> parts) {
+                                 std::initializer_list<std::string_view> parts, Stream stream) {
   uint64_t body = 0;
   for (std::string_view p : parts) body += p.size();
   if (body > UINT32_MAX)
@@ -529,8 +534,35 @@ RecordLog::Loc RecordLog::append(uint32_t kind, uint64_t meta, uint64_t ref,
       store_.fence_new_objects();
   }
 
+  // The hot lane's first chunk would cost a fence of its own: the first hot
+  // record goes to a default lane, and its append makes that chunk, durable
+  // at its fence, for the next one (a spare of the hot lane).
+  // In a group commit a thread's records of one log stay in one lane: the
+  // batch's prefix order (group_commit.h) holds only within a lane.
+  Lane& hot = lanes_[kHotLane];
+  bool primes_hot = false;
+  if (stream == Stream::kHot && GroupCommit::deferring()) stream = Stream::kDefault;
+  if (stream == Stream::kHot) {
+    std::lock_guard hot_lock(hot.mu);
+    if (hot.head == nullptr) {
+      stream = Stream::kDefault;
+      if (hot.spare == nullptr) {
+        try {
+          hot.spare = make_chunk(hot, next_capacity(0));
+          hot.spare_linked = false;
+          hot.spare_ticket = CommitTicket::never().raw();  // set below, after the fence
+          primes_hot = true;
+        } catch (const Error&) {
+          // Pool full: hot records keep going to the default lanes.
+        }
+      } else if (CommitTicket::from_raw(hot.spare_ticket).durable()) {
+        stream = Stream::kHot;  // ensure_room links it
+      }
+    }
+  }
+
   std::unique_lock<std::mutex> lock;
-  Lane& lane = pick_lane(lock);
+  Lane& lane = pick_lane(lock, stream);
   ensure_room(lane, span, /*spare_durable=*/true);
   // Deferred records of a lane become durable in order only within a chunk
   // (recovery's scan of a chunk stops at a torn record, but each chunk is
@@ -581,6 +613,10 @@ RecordLog::Loc RecordLog::append(uint32_t kind, uint64_t meta, uint64_t ref,
   write_back(dst, span);
   CommitTicket ticket = store_.commit_fence();
   if (lane.spare != spare && lane.spare != nullptr) lane.spare_ticket = ticket.raw();
+  if (primes_hot) {
+    std::lock_guard hot_lock(hot.mu);  // (after a default lane's: hot appends take no other)
+    hot.spare_ticket = ticket.raw();
+  }
   if (prepared) {
     step_ticket_.store(ticket.raw(), std::memory_order_relaxed);
     clean_state_.store(kPrepared, std::memory_order_release);
@@ -788,6 +824,7 @@ void RecordLog::copy_live(Lane& lane, Chunk* victim) {
     copied += span;
   }
   record_bytes_.fetch_add(copied, std::memory_order_relaxed);
+  copied_bytes_.fetch_add(copied, std::memory_order_relaxed);
 }
 
 void RecordLog::write_back(const char* p, uint64_t n) {
@@ -906,6 +943,7 @@ RecordLog::Stats RecordLog::stats() const {
   s.record_bytes = record_bytes_.load(std::memory_order_relaxed);
   s.dead_bytes = dead_bytes_.load(std::memory_order_relaxed);
   s.cleanings = cleanings_.load(std::memory_order_relaxed);
+  s.copied_bytes = copied_bytes_.load(std::memory_order_relaxed);
   return s;
 }
 

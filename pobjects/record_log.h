@@ -12,7 +12,15 @@
 // The log is split into lanes (up to kLogLanes, each a chain of chunks,
 // newest first, its head in a LogLanes object): concurrent appenders use
 // different lanes and do not contend. Lanes open as contention appears, so a
-// map used by one thread stays one chain. Chunks start small (512 B) and
+// map used by one thread stays one chain. The last lane (kHotLane) takes
+// only the records their owner marks hot: ones it will supersede soon and
+// over and over (PList's trims, rewritten at every pop). Mixed with long-lived
+// records, they leave every chunk partly dead as soon as it is written, and
+// cleaning those chunks copies the long-lived records again and again (a
+// queue's elements were each copied ~2 times before their pop); kept apart,
+// their chunks die whole and the others die as their records do. (Not in a
+// group commit, whose prefix order holds only within a lane: there a hot
+// record goes where the thread's others go.) Chunks start small (512 B) and
 // double up to 64 KiB, so small maps stay small; a record larger than a
 // chunk gets a chunk of its own.
 //
@@ -74,6 +82,9 @@
 namespace nvobj {
 
 inline constexpr unsigned kLogLanes = 16;
+// The lane of hot records (see above). Logs written before it existed may
+// hold any records in it: a lane's records are not special to recovery.
+inline constexpr unsigned kHotLane = kLogLanes - 1;
 
 // One chunk of a lane: records in the tail (class nvobj.LogChunk).
 struct LogChunkData {
@@ -148,6 +159,7 @@ class RecordLog {
     uint64_t record_bytes = 0;
     uint64_t dead_bytes = 0;
     uint64_t cleanings = 0;
+    uint64_t copied_bytes = 0;  // by the cleaner, since the open: its write amplification
   };
 
   // A new, empty log: a LogLanes object with lane 0's first chunk, both
@@ -183,6 +195,10 @@ class RecordLog {
   RecordLog(const RecordLog&) = delete;
   RecordLog& operator=(const RecordLog&) = delete;
 
+  // Where an append goes: kHot for a record its owner will supersede soon
+  // (into kHotLane; see above), kDefault otherwise.
+  enum class Stream { kDefault, kHot };
+
   // Appends a record whose body is the concatenation of `parts` and returns
   // where it is, durable (one fence). If `ref` is not 0 and this thread made
   // objects outside a block that are not durable yet, they are made durable
@@ -190,7 +206,7 @@ class RecordLog {
   // it references. Throws Error (kNoSpace) when the pool is full; the log is
   // then unchanged.
   Loc append(uint32_t kind, uint64_t meta, uint64_t ref,
-             std::initializer_list<std::string_view> parts);
+             std::initializer_list<std::string_view> parts, Stream stream = Stream::kDefault);
 
   // --- clean close and reopen without a scan ---------------------------------------
   // Finishes the cleaning step in progress and takes the last victim out of
@@ -260,7 +276,7 @@ class RecordLog {
   // At open: a chunk of `lane` older than `newer` (null: the lane's head).
   Chunk* add_chunk(unsigned lane, Chunk* newer, uint64_t off, uint64_t capacity, uint64_t nonce);
   void resume_lanes();  // the end of an open
-  Lane& pick_lane(std::unique_lock<std::mutex>& lock);
+  Lane& pick_lane(std::unique_lock<std::mutex>& lock, Stream stream);
   // spare_durable: an unlinked spare was made by an earlier append.
   void ensure_room(Lane& lane, uint64_t span, bool spare_durable);
   Chunk* make_chunk(Lane& lane, uint64_t capacity);
@@ -294,7 +310,7 @@ class RecordLog {
   LogLanesData* lanes_data_;
   Owner* owner_;
   std::unique_ptr<Lane[]> lanes_;
-  std::atomic<unsigned> open_lanes_{1};
+  std::atomic<unsigned> open_lanes_{1};  // of the lanes before kHotLane
   bool from_image_ = false;
 
   mutable std::mutex chunks_mu_;  // the set of chunks (not their contents)
@@ -305,6 +321,7 @@ class RecordLog {
   // the next chunks are made at least that large, so that it can be.
   std::atomic<uint64_t> room_wanted_{0};
   std::atomic<uint64_t> cleanings_{0};
+  std::atomic<uint64_t> copied_bytes_{0};
 
   // Cleaning. Sealed chunks dead enough to clean, each queued once:
   std::mutex candidates_mu_;

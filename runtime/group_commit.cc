@@ -105,6 +105,11 @@ bool GroupCommit::defer_writeback(const Store& store, const void* p, size_t n) {
   return true;
 }
 
+bool GroupCommit::deferring() {
+  const ThreadGroup& g = tls_group;
+  return g.depth != 0 && g.slot != kNoGroupSlot;
+}
+
 bool GroupCommit::pending(const Store& store) {
   const ThreadGroup& g = tls_group;
   return g.store == &store && (g.deferred != 0 || !g.writebacks.empty());

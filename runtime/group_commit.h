@@ -102,6 +102,9 @@ class GroupCommit {
   static bool defer_writeback(const Store& store, const void* p, size_t n);
   // Whether this thread has deferred work on `store` not yet committed.
   static bool pending(const Store& store);
+  // Whether this thread defers its updates (a scope is open), deferred
+  // work or not yet.
+  static bool deferring();
 
  private:
   friend class Store;
