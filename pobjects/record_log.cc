@@ -230,7 +230,7 @@ RecordLog::Chunk* RecordLog::add_chunk(unsigned lane_index, Chunk* newer, uint64
   else
     lane.head = c;
   chunks_.push_back(c);
-  if (lane_index != kHotLane)
+  if (lane_index != kSideLane)
     open_lanes_.store(std::max(open_lanes_.load(std::memory_order_relaxed), lane_index + 1),
                       std::memory_order_relaxed);
   return c;
@@ -380,8 +380,8 @@ RecordLog::~RecordLog() {
 
 RecordLog::Lane& RecordLog::pick_lane(std::unique_lock<std::mutex>& lock, Stream stream) {
   if (stream == Stream::kHot) {
-    lock = std::unique_lock(lanes_[kHotLane].mu);
-    return lanes_[kHotLane];
+    lock = std::unique_lock(lanes_[kSideLane].mu);
+    return lanes_[kSideLane];
   }
   unsigned slot = thread_slot();
   for (;;) {
@@ -392,7 +392,7 @@ RecordLog::Lane& RecordLog::pick_lane(std::unique_lock<std::mutex>& lock, Stream
       return lane;
     }
     // Contention: open one more lane (up to the hot one), else wait.
-    if (n < kHotLane) {
+    if (n < kSideLane) {
       open_lanes_.compare_exchange_strong(n, n + 1);
       continue;
     }
@@ -507,7 +507,12 @@ void RecordLog::maintain_spare(Lane& lane) {
     lane.spare_linked = true;
     return;
   }
-  if (lane.spare == nullptr && lane.pos * 2 >= lane.cur->capacity) {
+  // The next chunk is made when the current one is half full, or has less
+  // room than the cleaner's copies want (the side lane's records are its
+  // copies, which come a victim's worth at a time).
+  if (lane.spare == nullptr &&
+      (lane.cur == nullptr || lane.pos * 2 >= lane.cur->capacity ||
+       lane.cur->capacity - lane.pos < room_wanted_.load(std::memory_order_relaxed))) {
     try {
       lane.spare = make_chunk(lane, next_capacity(0));  // durable at this append's fence
       lane.spare_linked = false;
@@ -539,23 +544,23 @@ RecordLog::Loc RecordLog::append(uint32_t kind, uint64_t meta, uint64_t ref,
   // at its fence, for the next one (a spare of the hot lane).
   // In a group commit a thread's records of one log stay in one lane: the
   // batch's prefix order (group_commit.h) holds only within a lane.
-  Lane& hot = lanes_[kHotLane];
+  Lane& side = lanes_[kSideLane];
   bool primes_hot = false;
   if (stream == Stream::kHot && GroupCommit::deferring()) stream = Stream::kDefault;
   if (stream == Stream::kHot) {
-    std::lock_guard hot_lock(hot.mu);
-    if (hot.head == nullptr) {
+    std::lock_guard primes_lock(side.mu);
+    if (side.head == nullptr) {
       stream = Stream::kDefault;
-      if (hot.spare == nullptr) {
+      if (side.spare == nullptr) {
         try {
-          hot.spare = make_chunk(hot, next_capacity(0));
-          hot.spare_linked = false;
-          hot.spare_ticket = CommitTicket::never().raw();  // set below, after the fence
+          side.spare = make_chunk(side, next_capacity(0));
+          side.spare_linked = false;
+          side.spare_ticket = CommitTicket::never().raw();  // set below, after the fence
           primes_hot = true;
         } catch (const Error&) {
           // Pool full: hot records keep going to the default lanes.
         }
-      } else if (CommitTicket::from_raw(hot.spare_ticket).durable()) {
+      } else if (CommitTicket::from_raw(side.spare_ticket).durable()) {
         stream = Stream::kHot;  // ensure_room links it
       }
     }
@@ -592,14 +597,22 @@ RecordLog::Loc RecordLog::append(uint32_t kind, uint64_t meta, uint64_t ref,
   maintain_spare(lane);
   // A cleaning step rides on this fence (see record_log.h).
   bool prepared = false;
+  std::unique_lock<std::mutex> side_lock;
+  Chunk* side_spare = nullptr;
   if (clean_due()) {
     int idle = kIdle;
     if (clean_state_.compare_exchange_strong(idle, kBusy, std::memory_order_acquire)) {
       prepared = true;
-      prepare_clean(lane);
+      // The copies go to the side lane (see record_log.h).
+      if (&side != &lane) {
+        side_lock = std::unique_lock(side.mu);  // (hot appends, which hold it, take no other)
+        side_spare = side.spare;
+        maintain_spare(side);
+      }
+      prepare_clean(side);
       // Copies that took the spare: the next one is made now, durable at
-      // this fence and so ready for the next append.
-      if (lane.spare == nullptr) maintain_spare(lane);
+      // this fence and so ready for the next step.
+      if (side.spare == nullptr) maintain_spare(side);
     }
   }
   // Written back last, right before the fence: a locked instruction (an
@@ -613,10 +626,12 @@ RecordLog::Loc RecordLog::append(uint32_t kind, uint64_t meta, uint64_t ref,
   write_back(dst, span);
   CommitTicket ticket = store_.commit_fence();
   if (lane.spare != spare && lane.spare != nullptr) lane.spare_ticket = ticket.raw();
-  if (primes_hot) {
-    std::lock_guard hot_lock(hot.mu);  // (after a default lane's: hot appends take no other)
-    hot.spare_ticket = ticket.raw();
-  }
+  // A side spare this append made (for hot records or the copies) is
+  // durable at this fence. (The side lock is taken after a default lane's:
+  // hot appends take no other.)
+  if (primes_hot && !side_lock.owns_lock()) side_lock = std::unique_lock(side.mu);
+  if (side_lock.owns_lock() && side.spare != nullptr && (primes_hot || side.spare != side_spare))
+    side.spare_ticket = ticket.raw();
   if (prepared) {
     step_ticket_.store(ticket.raw(), std::memory_order_relaxed);
     clean_state_.store(kPrepared, std::memory_order_release);
@@ -769,7 +784,7 @@ void RecordLog::prepare_clean(Lane& lane) {
   // fence). A sealed chunk's live bytes are its used bytes less its dead.
   uint64_t live_bytes =
       victim->used.load(std::memory_order_acquire) - victim->dead.load(std::memory_order_relaxed);
-  uint64_t room = lane.cur->capacity - lane.pos;
+  uint64_t room = lane.cur != nullptr ? lane.cur->capacity - lane.pos : 0;
   if (lane.spare != nullptr && lane.spare_linked) room += lane.spare->capacity;
   if (live_bytes <= room || live_bytes > kMaxChunk - kChunkOverhead) {
     try {

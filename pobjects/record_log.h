@@ -12,17 +12,23 @@
 // The log is split into lanes (up to kLogLanes, each a chain of chunks,
 // newest first, its head in a LogLanes object): concurrent appenders use
 // different lanes and do not contend. Lanes open as contention appears, so a
-// map used by one thread stays one chain. The last lane (kHotLane) takes
-// only the records their owner marks hot: ones it will supersede soon and
-// over and over (PList's trims, rewritten at every pop). Mixed with long-lived
-// records, they leave every chunk partly dead as soon as it is written, and
-// cleaning those chunks copies the long-lived records again and again (a
-// queue's elements were each copied ~2 times before their pop); kept apart,
-// their chunks die whole and the others die as their records do. (Not in a
-// group commit, whose prefix order holds only within a lane: there a hot
-// record goes where the thread's others go.) Chunks start small (512 B) and
+// map used by one thread stays one chain. Chunks start small (512 B) and
 // double up to 64 KiB, so small maps stay small; a record larger than a
 // chunk gets a chunk of its own.
+//
+// The side lane (the last, kSideLane) keeps apart the records that would
+// make the others' chunks die piecemeal: the ones their owner marks hot,
+// superseded soon and over and over (PList's trims, rewritten at every pop),
+// and the cleaner's copies. A hot record among long-lived ones leaves its
+// chunk partly dead as soon as it is written, and cleaning that chunk
+// copies the long-lived records again and again (a queue's elements were
+// each copied ~2 times before their pop); copies among new records do the
+// same when they die first (a queue's copies are its oldest elements, the
+// next popped). Kept apart, a queue's chunks die whole, front first. (Hot
+// records go to the side lane only outside a group commit, whose prefix
+// order holds only within a lane: there they go where the thread's others
+// go.) For a map the side lane holds the copies alone; under YCSB-like
+// updates it copies as much as copies among the updates did.
 //
 // New chunks cost no extra fence: when a lane's chunk is half full the next
 // one is made (its layout written back with that update's record, so durable
@@ -36,13 +42,13 @@
 // joins the cleaner's candidates. When dead bytes pass 15% of the log, an
 // update also cleans one chunk, in two halves that cost no fence of their
 // own:
-//   - before the update's fence, it copies the victim's live records after
-//     its own record (so that fence makes them durable too) and unlinks the
+//   - before the update's fence, it copies the victim's live records to the
+//     side lane (so that fence makes them durable too) and unlinks the
 //     previous victim (durable at the same fence);
 //   - after the update, outside the owner's locks (maybe_clean), it frees
 //     the previous victim and repoints the owner's index to the copies.
 // A step whose copies would need a chunk made on the spot (a fence of its
-// own) is left to a later update, once the lane's spare is ready.
+// own) is left to a later update, once the side lane's spare is ready.
 // A victim's unlink thus waits for the next cleaning's fence; until then it
 // stays linked, and a crash leaves both the originals and the copies, which
 // carry the same versions (the owner keeps one). Readers hold the owner's
@@ -60,9 +66,8 @@
 //
 // The victim is the deadest of a few candidates (a bounded sample, so that
 // choosing costs the same at 17,000 chunks as at 10). Measured and not
-// kept: LFS's cost-benefit ranking and a lane of its own for the copies
-// (hot/cold segregation) copied as much under YCSB's Zipfian updates as
-// this (docs/types.md).
+// kept: LFS's cost-benefit ranking, which copied as much under YCSB's
+// Zipfian updates as this (docs/types.md).
 #ifndef NVOBJ_POBJECTS_RECORD_LOG_H_
 #define NVOBJ_POBJECTS_RECORD_LOG_H_
 
@@ -82,9 +87,9 @@
 namespace nvobj {
 
 inline constexpr unsigned kLogLanes = 16;
-// The lane of hot records (see above). Logs written before it existed may
-// hold any records in it: a lane's records are not special to recovery.
-inline constexpr unsigned kHotLane = kLogLanes - 1;
+// The side lane (see above). Logs written before it existed may hold any
+// records in it: which lane a record is in means nothing to recovery.
+inline constexpr unsigned kSideLane = kLogLanes - 1;
 
 // One chunk of a lane: records in the tail (class nvobj.LogChunk).
 struct LogChunkData {
@@ -196,7 +201,7 @@ class RecordLog {
   RecordLog& operator=(const RecordLog&) = delete;
 
   // Where an append goes: kHot for a record its owner will supersede soon
-  // (into kHotLane; see above), kDefault otherwise.
+  // (into the side lane; see above), kDefault otherwise.
   enum class Stream { kDefault, kHot };
 
   // Appends a record whose body is the concatenation of `parts` and returns
@@ -310,7 +315,7 @@ class RecordLog {
   LogLanesData* lanes_data_;
   Owner* owner_;
   std::unique_ptr<Lane[]> lanes_;
-  std::atomic<unsigned> open_lanes_{1};  // of the lanes before kHotLane
+  std::atomic<unsigned> open_lanes_{1};  // of the lanes before kSideLane
   bool from_image_ = false;
 
   mutable std::mutex chunks_mu_;  // the set of chunks (not their contents)
