@@ -391,7 +391,7 @@ RecordLog::Lane& RecordLog::pick_lane(std::unique_lock<std::mutex>& lock, Stream
       lock = std::unique_lock(lane.mu, std::adopt_lock);
       return lane;
     }
-    // Contention: open one more lane (up to the hot one), else wait.
+    // Contention: open one more lane (up to the side lane), else wait.
     if (n < kSideLane) {
       open_lanes_.compare_exchange_strong(n, n + 1);
       continue;
@@ -539,9 +539,9 @@ RecordLog::Loc RecordLog::append(uint32_t kind, uint64_t meta, uint64_t ref,
       store_.fence_new_objects();
   }
 
-  // The hot lane's first chunk would cost a fence of its own: the first hot
-  // record goes to a default lane, and its append makes that chunk, durable
-  // at its fence, for the next one (a spare of the hot lane).
+  // The side lane's first chunk would cost a fence of its own: the first
+  // hot record goes to a default lane, and its append makes that chunk,
+  // durable at its fence, for the next one (a spare of the side lane).
   // In a group commit a thread's records of one log stay in one lane: the
   // batch's prefix order (group_commit.h) holds only within a lane.
   Lane& side = lanes_[kSideLane];

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -155,6 +156,24 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   });
   counter->increment();  // settle the root block's log before measuring
   alignas(64) std::atomic<int64_t> volatile_counter{0};
+  // PStripedCounter's volatile equivalent: the same stripes, chosen the
+  // same way, summed the same way.
+  struct VolatileStriped {
+    struct alignas(64) Line {
+      std::atomic<uint64_t> v{0};
+    };
+    std::array<Line, 16> lines;
+    void increment() {
+      static thread_local const uint64_t kThreadHash =
+          std::hash<std::thread::id>{}(std::this_thread::get_id());
+      lines[kThreadHash % lines.size()].v.fetch_add(1);
+    }
+    uint64_t get() const {
+      uint64_t sum = 0;
+      for (const Line& l : lines) sum += l.v.load();
+      return sum;
+    }
+  } volatile_striped;
 
   std::vector<BenchResult> results;
   for (int threads : {1, 2}) {
@@ -162,8 +181,11 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
                               [&](int, uint64_t) { volatile_counter.fetch_add(1); }));
     results.push_back(measure("counter", "counter increment", "nvobj PCounter", threads, seconds,
                               [&](int, uint64_t) { counter->increment(); }));
-    results.push_back(measure("counter", "counter increment", "nvobj PStripedCounter", threads,
-                              seconds, [&](int, uint64_t) { striped->increment(); }));
+    results.push_back(measure("counter", "striped counter increment", "volatile 16 stripes",
+                              threads, seconds,
+                              [&](int, uint64_t) { volatile_striped.increment(); }));
+    results.push_back(measure("counter", "striped counter increment", "nvobj PStripedCounter",
+                              threads, seconds, [&](int, uint64_t) { striped->increment(); }));
     results.push_back(
         measure("counter", "counter get", "volatile", threads, seconds, [&](int, uint64_t) {
           int64_t v = volatile_counter.load();
@@ -174,8 +196,13 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
           int64_t v = counter->get();
           asm volatile("" : : "r"(v));
         }));
-    results.push_back(measure("counter", "counter get", "nvobj PStripedCounter", threads, seconds,
-                              [&](int, uint64_t) {
+    results.push_back(measure("counter", "striped counter get", "volatile 16 stripes", threads,
+                              seconds, [&](int, uint64_t) {
+                                uint64_t v = volatile_striped.get();
+                                asm volatile("" : : "r"(v));
+                              }));
+    results.push_back(measure("counter", "striped counter get", "nvobj PStripedCounter", threads,
+                              seconds, [&](int, uint64_t) {
                                 uint64_t v = striped->get();
                                 asm volatile("" : : "r"(v));
                               }));
@@ -197,8 +224,15 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
     a->second = value;
     pmap->put(k, value);
   }
+  // Uniform random: a hash of (thread, i). (Until 2026-12-07 this was
+  // i times an odd constant modulo kKeys: a fixed permutation, every key
+  // updated once per kKeys puts in the same order, which a log cleans
+  // almost for free - its records die in the order they were written.)
   auto key_of = [&](int t, uint64_t i) -> const std::string& {
-    return keys[(i * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(t) * 7919) % kKeys];
+    uint64_t z = i + (static_cast<uint64_t>(t) << 48) + 0x9E3779B97F4A7C15ull;  // splitmix64
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return keys[(z ^ (z >> 31)) % kKeys];
   };
   thread_local std::string out;
   for (int threads : {1, 2}) {
@@ -288,8 +322,11 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
     for (int threads : {1, 2}) {
       results.push_back(measure("list", "list append+pop_front", "volatile std::deque+mutex",
                                 threads, seconds, [&](int, uint64_t) {
+                                  {  // two operations, as on the PList
+                                    std::lock_guard l(vlist.mu);
+                                    vlist.d.push_back(value);
+                                  }
                                   std::lock_guard l(vlist.mu);
-                                  vlist.d.push_back(value);
                                   out = std::move(vlist.d.front());
                                   vlist.d.pop_front();
                                 }));
