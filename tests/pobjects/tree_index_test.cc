@@ -11,18 +11,22 @@ namespace nvobj::detail {
 namespace {
 
 // The index finds entries through a hash of the keys and orders them in a
-// tree. Keys here get hashes from a tiny range, so most share a hash with
-// others (and a hash shard): lookups must still tell them apart by key,
-// and the tree must hold exactly the keys the hash does.
-TEST(TreeIndexTest, KeysSharingHashesAreToldApartAndStayOrdered) {
+// tree. Against a std::map model under random inserts and erases, with
+// hashes from a tiny range (most keys share a hash with others, 0 among
+// them, and one shard: long probe runs that erases must close without
+// losing a key) and with whole hashes (every shard, each growing):
+// lookups must tell keys apart by key, and the tree must hold exactly the
+// keys the hash does.
+void check_against_a_model(uint64_t hash_range, int keys, int steps) {
   TreeIndex ix;
   std::map<std::string, uint64_t> ref;  // key -> the version its entry carries
   std::mt19937_64 rng(11);
-  auto key_of = [](const std::string& s) {
-    return TreeIndex::Key{s, std::hash<std::string>{}(s) % 7};
+  auto key_of = [hash_range](const std::string& s) {
+    uint64_t h = std::hash<std::string>{}(s);
+    return TreeIndex::Key{s, hash_range == 0 ? h : h % hash_range};
   };
-  for (int step = 0; step < 20000; ++step) {
-    std::string s = "k" + std::to_string(rng() % 500);
+  for (int step = 0; step < steps; ++step) {
+    std::string s = "k" + std::to_string(rng() % static_cast<uint64_t>(keys));
     TreeIndex::Key k = key_of(s);
     TreeIndex::ExclusiveLock lock(ix, k);
     if (rng() % 3 == 0) {
@@ -35,7 +39,7 @@ TEST(TreeIndexTest, KeysSharingHashesAreToldApartAndStayOrdered) {
       ref[s] = static_cast<uint64_t>(step);
     }
   }
-  for (int i = 0; i < 500; ++i) {
+  for (int i = 0; i < keys; ++i) {
     std::string s = "k" + std::to_string(i);
     TreeIndex::SharedLock lock(ix, key_of(s));
     MapEntry* e = ix.find(key_of(s));
@@ -58,6 +62,12 @@ TEST(TreeIndexTest, KeysSharingHashesAreToldApartAndStayOrdered) {
   std::vector<std::pair<std::string, uint64_t>> expected(ref.begin(), ref.end());
   EXPECT_EQ(scanned, expected);
 }
+
+TEST(TreeIndexTest, KeysSharingHashesAreToldApartAndStayOrdered) {
+  check_against_a_model(7, 500, 20000);
+}
+
+TEST(TreeIndexTest, ManyKeysOverEveryShardMatchAModel) { check_against_a_model(0, 50000, 300000); }
 
 }  // namespace
 }  // namespace nvobj::detail
