@@ -203,43 +203,30 @@ class MapCore final : public RecordLog::Owner {
       d.op = Decision::kKeep;
       return d;
     }
-    uint32_t klen = static_cast<uint32_t>(key.size());
-    std::string_view klen_bytes(reinterpret_cast<const char*>(&klen), sizeof(klen));
     uint64_t version = next_version_.fetch_add(1, std::memory_order_relaxed);
-    auto stream =
-        own_key_hot_ && key.empty() ? RecordLog::Stream::kHot : RecordLog::Stream::kDefault;
-    RecordLog::Loc loc;
-    switch (d.op) {
-      case Decision::kPutBytes:
-        loc = log_.append(kPut, version, 0, {klen_bytes, key, d.bytes}, stream);
-        break;
-      case Decision::kPutRef:
-        loc = log_.append(kPutRef, version, d.ref, {klen_bytes, key}, stream);
-        break;
-      default: loc = log_.append(kRemove, version, 0, {klen_bytes, key}, stream); break;
-    }
-    {
-      // The entry is still cur (only holders of the stripe change or erase
-      // it) but may have moved in the index: find it again.
-      typename Index::ExclusiveLock lock(index_, k);
-      MapEntry* found = index_.find(k);
-      MapEntry& e = found != nullptr ? *found : index_.emplace(k, loc);
-      if (found != nullptr) log_.dead(e.loc, e.span);
-      bool was_tomb = found != nullptr && !e.present;
-      e.loc = loc;
-      e.version = version;
-      e.span = static_cast<uint32_t>(record_span(loc.rec->body_len));
-      e.kind = static_cast<uint8_t>(loc.rec->kind);
-      bool was = e.present;
-      e.present = d.op != Decision::kRemoveKey;
-      if (was != e.present) size_.fetch_add(e.present ? 1 : -1, std::memory_order_relaxed);
-      if (was_tomb != !e.present)
-        tombstones_.fetch_add(e.present ? -1 : 1, std::memory_order_relaxed);
-      presence_changed(k);  // e may move: not used after this
-    }
+    RecordLog::Loc loc = write(key, d, version);
+    install(k, loc, version, d.op != Decision::kRemoveKey);
     stripe.unlock();
     log_.maybe_clean(wants_sweep());
     return d;
+  }
+
+  // A write whatever the key holds (a put or put_ref decision): its record
+  // is appended before the key is looked up, so the lookup's cache misses
+  // (its index slot, prefetched first, and the old record it compares the
+  // key with) come while the fence's write-backs drain, not before the
+  // record is even built; and it takes no shared lock for a decision.
+  // Returns whether the key was present.
+  bool write_blind(std::string_view key, const Decision& d) {
+    Key k = Index::key(key);
+    if constexpr (requires { index_.prefetch(k); }) index_.prefetch(k);
+    std::unique_lock stripe(stripe_for(k));
+    uint64_t version = next_version_.fetch_add(1, std::memory_order_relaxed);
+    RecordLog::Loc loc = write(key, d, version);
+    bool was = install(k, loc, version, /*present=*/true);
+    stripe.unlock();
+    log_.maybe_clean(wants_sweep());
+    return was;
   }
 
   uint64_t size() const { return static_cast<uint64_t>(size_.load(std::memory_order_relaxed)); }
@@ -373,6 +360,43 @@ class MapCore final : public RecordLog::Owner {
   void housekeeping() override { sweep_tombstones(); }
 
  private:
+  // Appends the record of decision d for key (its stripe held).
+  RecordLog::Loc write(std::string_view key, const Decision& d, uint64_t version) {
+    uint32_t klen = static_cast<uint32_t>(key.size());
+    std::string_view klen_bytes(reinterpret_cast<const char*>(&klen), sizeof(klen));
+    auto stream =
+        own_key_hot_ && key.empty() ? RecordLog::Stream::kHot : RecordLog::Stream::kDefault;
+    switch (d.op) {
+      case Decision::kPutBytes:
+        return log_.append(kPut, version, 0, {klen_bytes, key, d.bytes}, stream);
+      case Decision::kPutRef:
+        return log_.append(kPutRef, version, d.ref, {klen_bytes, key}, stream);
+      default: return log_.append(kRemove, version, 0, {klen_bytes, key}, stream);
+    }
+  }
+  // Points k's entry at its new durable record (its stripe held): the old
+  // record becomes dead. Returns whether the key was present before.
+  bool install(const Key& k, RecordLog::Loc loc, uint64_t version, bool present) {
+    // Only holders of the stripe change or erase the entry, but it may have
+    // moved in the index since an earlier lookup: found again here.
+    typename Index::ExclusiveLock lock(index_, k);
+    MapEntry* found = index_.find(k);
+    MapEntry& e = found != nullptr ? *found : index_.emplace(k, loc);
+    if (found != nullptr) log_.dead(e.loc, e.span);
+    bool was_tomb = found != nullptr && !e.present;
+    e.loc = loc;
+    e.version = version;
+    e.span = static_cast<uint32_t>(record_span(loc.rec->body_len));
+    e.kind = static_cast<uint8_t>(loc.rec->kind);
+    bool was = e.present;
+    e.present = present;
+    if (was != e.present) size_.fetch_add(e.present ? 1 : -1, std::memory_order_relaxed);
+    if (was_tomb != !e.present)
+      tombstones_.fetch_add(e.present ? -1 : 1, std::memory_order_relaxed);
+    presence_changed(k);  // e may move: not used after this
+    return was;
+  }
+
   // Indexes that keep present entries apart (the list's) move the entry.
   void presence_changed(const Key& k) {
     if constexpr (requires { index_.presence_changed(k); }) index_.presence_changed(k);

@@ -35,12 +35,7 @@ struct MapOps {
     return c.read(key, [](const MapValue& v) { return v.present && v.is_ref ? v.ref : 0; });
   }
   static bool put(Core& c, std::string_view key, std::string_view value) {
-    bool fresh = false;
-    c.template update<false>(key, [&](const MapValue& v) {
-      fresh = !v.present;
-      return D{D::kPutBytes, value, 0};
-    });
-    return fresh;
+    return !c.write_blind(key, D{D::kPutBytes, value, 0});
   }
   static std::optional<std::string> exchange(Core& c, std::string_view key,
                                              std::string_view value) {
@@ -120,12 +115,7 @@ struct MapOps {
     });
   }
   static bool put_ref(Core& c, std::string_view key, uint64_t object) {
-    bool fresh = false;
-    c.template update<false>(key, [&](const MapValue& v) {
-      fresh = !v.present;
-      return D{D::kPutRef, {}, object};
-    });
-    return fresh;
+    return !c.write_blind(key, D{D::kPutRef, {}, object});
   }
   static void clear(Core& c) {
     std::vector<std::string> keys;
