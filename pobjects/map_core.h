@@ -219,7 +219,7 @@ class MapCore final : public RecordLog::Owner {
   // Returns whether the key was present.
   bool write_blind(std::string_view key, const Decision& d) {
     Key k = Index::key(key);
-    if constexpr (requires { index_.prefetch(k); }) index_.prefetch(k);
+    prefetch_slot(k);
     std::unique_lock stripe(stripe_for(k));
     uint64_t version = next_version_.fetch_add(1, std::memory_order_relaxed);
     RecordLog::Loc loc = write(key, d, version);
@@ -231,7 +231,7 @@ class MapCore final : public RecordLog::Owner {
 
   uint64_t size() const { return static_cast<uint64_t>(size_.load(std::memory_order_relaxed)); }
 
-  // The empty key's records go to the log's hot lane (record_log.h): for an
+  // The empty key's records go to the log's side lane (record_log.h): for an
   // owner whose own entry lives there and is rewritten over and over
   // (PList's trims, at every pop). Before the first update.
   void make_own_key_hot() { own_key_hot_ = true; }
@@ -332,16 +332,14 @@ class MapCore final : public RecordLog::Owner {
     e->loc = to;
     return true;
   }
-  void prefetch_key(std::string_view key) const {
-    if constexpr (requires(Key k) { index_.prefetch(k); }) index_.prefetch(Index::key(key));
-  }
+  void prefetch_key(std::string_view key) const { prefetch_slot(Index::key(key)); }
   void prefetch_value(std::string_view key) const {
     if constexpr (requires(Key k) { index_.prefetch_record(k); })
       index_.prefetch_record(Index::key(key));
   }
   uint64_t prefetch(RecordLog::Loc from) override {
     Key k = Index::key(decode_map_record(*from.rec, from.body()).key);
-    if constexpr (requires { index_.prefetch(k); }) index_.prefetch(k);
+    prefetch_slot(k);
     return k.hash;
   }
   void dropped(const RecordHeader& h, const char*, bool last_copy) override {
@@ -397,6 +395,10 @@ class MapCore final : public RecordLog::Owner {
     return was;
   }
 
+  // Starts loading where the index looks k up (indexes that can).
+  void prefetch_slot(const Key& k) const {
+    if constexpr (requires { index_.prefetch(k); }) index_.prefetch(k);
+  }
   // Indexes that keep present entries apart (the list's) move the entry.
   void presence_changed(const Key& k) {
     if constexpr (requires { index_.presence_changed(k); }) index_.presence_changed(k);

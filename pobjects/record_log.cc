@@ -229,6 +229,7 @@ RecordLog::Chunk* RecordLog::add_chunk(unsigned lane_index, Chunk* newer, uint64
     newer->older = c;
   else
     lane.head = c;
+  if (lane_index == kSideLane) side_linked_.store(true, std::memory_order_relaxed);
   chunks_.push_back(c);
   if (lane_index != kSideLane)
     open_lanes_.store(std::max(open_lanes_.load(std::memory_order_relaxed), lane_index + 1),
@@ -456,6 +457,7 @@ void RecordLog::link_head(Lane& lane, Chunk* c) {
   c->older = lane.head;
   if (lane.head != nullptr) lane.head->newer = c;
   lane.head = c;
+  if (lane.index == kSideLane) side_linked_.store(true, std::memory_order_release);
 }
 
 void RecordLog::ensure_room(Lane& lane, uint64_t span, bool spare_durable) {
@@ -547,7 +549,9 @@ RecordLog::Loc RecordLog::append(uint32_t kind, uint64_t meta, uint64_t ref,
   Lane& side = lanes_[kSideLane];
   bool primes_hot = false;
   if (stream == Stream::kHot && GroupCommit::deferring()) stream = Stream::kDefault;
-  if (stream == Stream::kHot) {
+  // (Once the side lane has a chunk it always has one: a lane's head is
+  // never cleaned away. Then a hot append locks it once, in pick_lane.)
+  if (stream == Stream::kHot && !side_linked_.load(std::memory_order_acquire)) {
     std::lock_guard primes_lock(side.mu);
     if (side.head == nullptr) {
       stream = Stream::kDefault;

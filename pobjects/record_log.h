@@ -315,7 +315,8 @@ class RecordLog {
   LogLanesData* lanes_data_;
   Owner* owner_;
   std::unique_ptr<Lane[]> lanes_;
-  std::atomic<unsigned> open_lanes_{1};  // of the lanes before kSideLane
+  std::atomic<unsigned> open_lanes_{1};   // of the lanes before kSideLane
+  std::atomic<bool> side_linked_{false};  // the side lane has a head chunk
   bool from_image_ = false;
 
   mutable std::mutex chunks_mu_;  // the set of chunks (not their contents)

@@ -51,8 +51,8 @@ thread_local ThreadGroup tls_group;
 // This thread's group, deferring on `store` (work deferred on another
 // store is committed first), or null when no scope is open.
 ThreadGroup* deferring_on(const Store& store) {
+  if (!GroupCommit::deferring()) return nullptr;
   ThreadGroup& g = tls_group;
-  if (g.depth == 0 || g.slot == kNoGroupSlot) return nullptr;
   if (g.store != &store) {
     GroupCommit::flush();
     g.store = &store;
