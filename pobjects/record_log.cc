@@ -97,6 +97,7 @@ struct RecordLog::Chunk {
   std::atomic<uint64_t> dead{0};    // bytes of superseded records
   std::atomic<bool> sealed{false};  // its lane has moved on: no more appends
   std::atomic<bool> queued{false};  // made a cleaning candidate (once)
+  uint64_t queued_at = 0;           // takes_ when it was (candidates_mu_)
   Chunk* older = nullptr;           // chain neighbours (see link_head, unlink)
   Chunk* newer = nullptr;
   // Bit i: the record at byte 8*i is live (not reported dead), so the
@@ -686,6 +687,7 @@ void RecordLog::maybe_queue(Chunk* c) {
 
 void RecordLog::push_candidate(Chunk* c) {
   std::lock_guard lock(candidates_mu_);
+  c->queued_at = takes_;
   candidates_.push_back(c);
   candidate_count_.fetch_add(1, std::memory_order_relaxed);
 }
@@ -693,12 +695,19 @@ void RecordLog::push_candidate(Chunk* c) {
 RecordLog::Chunk* RecordLog::take_candidate() {
   // The deadest of the first few: the oldest candidates, which had the most
   // time to die (a sealed chunk's dead bytes only grow).
+  // But the oldest is taken once it has waited kMaxWait steps: a chunk
+  // whose dead share stopped growing (a live tombstone with dead records
+  // around it) would otherwise lose to deader ones for ever, and with it
+  // the objects its dead records name.
   constexpr size_t kSample = 16;
+  constexpr uint64_t kMaxWait = 256;
   std::lock_guard lock(candidates_mu_);
   if (candidates_.empty()) return nullptr;
+  ++takes_;
   size_t best = 0;
   double best_dead = -1;
-  for (size_t i = 0; i < std::min(kSample, candidates_.size()); ++i) {
+  size_t sample = takes_ - candidates_.front()->queued_at > kMaxWait ? 1 : kSample;
+  for (size_t i = 0; i < std::min(sample, candidates_.size()); ++i) {
     const Chunk* c = candidates_[i];
     uint64_t used = c->used.load(std::memory_order_relaxed);
     double d = used == 0 ? 1.0
@@ -709,9 +718,13 @@ RecordLog::Chunk* RecordLog::take_candidate() {
       best = i;
     }
   }
+  // Erased in place, so the first few stay the oldest. (Swapped with the
+  // last, the newest candidate took the victim's place among them, and a
+  // chunk queued past the sample behind a steady stream of newer ones was
+  // never looked at again: its dead records, and the objects they name,
+  // stayed for good.)
   Chunk* c = candidates_[best];
-  candidates_[best] = candidates_.back();
-  candidates_.pop_back();
+  candidates_.erase(candidates_.begin() + static_cast<std::ptrdiff_t>(best));
   candidate_count_.fetch_sub(1, std::memory_order_relaxed);
   return c;
 }

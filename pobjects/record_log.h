@@ -64,8 +64,11 @@
 // chunk, and at open the valid records a crash left after a torn one are
 // cleared. A spare chunk is linked only once its making is durable.
 //
-// The victim is the deadest of a few candidates (a bounded sample, so that
-// choosing costs the same at 17,000 chunks as at 10). Measured and not
+// The victim is the deadest of a few candidates (the oldest few, a bounded
+// sample, so that choosing costs the same at 17,000 chunks as at 10), or
+// the oldest once it has waited 256 steps: greedy alone starves a chunk
+// whose dead share stops growing (a live tombstone among dead records),
+// and the objects its dead records name are never destroyed. Measured and not
 // kept: LFS's cost-benefit ranking, which copied as much under YCSB's
 // Zipfian updates as this (docs/types.md).
 #ifndef NVOBJ_POBJECTS_RECORD_LOG_H_
@@ -74,6 +77,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -331,7 +335,8 @@ class RecordLog {
 
   // Cleaning. Sealed chunks dead enough to clean, each queued once:
   std::mutex candidates_mu_;
-  std::vector<Chunk*> candidates_;
+  std::deque<Chunk*> candidates_;  // oldest first
+  uint64_t takes_ = 0;             // candidates taken (a clock for their wait)
   std::atomic<size_t> candidate_count_{0};
   // One cleaning step at a time: kIdle -> kBusy (prepare, before the
   // appender's fence) -> kPrepared (after it: the copies and the previous

@@ -286,5 +286,30 @@ TEST_F(PHashMapTest, OwnedObjectsAreDestroyedOnceTheirRecordIsCleaned) {
   EXPECT_EQ(store_->ref<PHashMap>(map_->get_ref("inner"))->get("x"), std::string(500, 'i'));
 }
 
+// A removed object's record sits in a chunk that a live tombstone keeps
+// from dying whole (83% dead for good), among chunks that die further: the
+// greedy choice alone never took it, and the object stayed allocated for
+// ever. Candidates that waited long enough are taken whatever their share.
+TEST_F(PHashMapTest, ARemovedObjectIsDestroyedEvenInAChunkThatStopsDying) {
+  RecordLog::set_min_clean_bytes(4 << 10);
+  RecordLog::set_cleaning_thresholds(300, 600);  // nvobj-dso's --clean-at 30
+  auto doomed = PHashMap::create(*store_);
+  map_->put_ref("doomed", doomed);
+  for (int i = 0; i < 2000; ++i) doomed->put("d" + std::to_string(i % 50), std::string(4000, 'd'));
+  uint64_t doomed_bytes = doomed->stats().pool_bytes;
+  doomed = {};
+  ASSERT_TRUE(map_->remove("doomed"));
+  uint64_t live = store_->usage().live_bytes;
+  bool destroyed = false;
+  for (int i = 0; i < 200000 && !destroyed; ++i) {
+    map_->put("k" + std::to_string(i % 50), std::string(150 + i % 100, 'k'));
+    destroyed = store_->usage().live_bytes + doomed_bytes / 2 < live;
+  }
+  RecordLog::set_cleaning_thresholds(150, 300);
+  RecordLog::set_min_clean_bytes(RecordLog::kDefaultMinCleanBytes);
+  EXPECT_TRUE(destroyed);
+  EXPECT_FALSE(map_->contains("doomed"));
+}
+
 }  // namespace
 }  // namespace nvobj
