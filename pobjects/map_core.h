@@ -176,10 +176,6 @@ class MapCore final : public RecordLog::Owner {
   // decision and the write are atomic for the key. Returns fn's decision.
   // With kNeedsBytes false, fn sees presence and is_ref/ref but no bytes
   // (the old record is not read: one cache miss less for blind writes).
-  // A decision's bytes must not point into the map's records (fn's
-  // MapValue::bytes): they are read after the index lock is released, and
-  // the cleaner may move and free the record meanwhile (relocate() takes
-  // the index lock, not the key's stripe).
   struct Decision {
     enum Op { kKeep, kPutBytes, kPutRef, kRemoveKey } op = kKeep;
     std::string_view bytes;
@@ -322,14 +318,17 @@ class MapCore final : public RecordLog::Owner {
   MapValue value_at(const MapEntry& e) const { return value_of(&e); }
 
   // --- RecordLog::Owner -------------------------------------------------------------
-  // Under the index lock alone: the stripe would serialize the cleaner with
-  // the key's updates, whose decisions never point into the records (see
-  // Decision), so an update that read `from` finds the copy at its install.
-  // (The stripe's cache line moving to the cleaner and back cost every
-  // update after a step a miss.)
+  // Under the key's stripe as well as the index lock: an update holds the
+  // stripe from its append to its install, and its record may be in the
+  // victim, sealed and cleaned before the install points the key at it.
+  // The stripe makes the cleaner wait for that install (and so relocate
+  // the record); without it the relocation failed, the victim was freed,
+  // and the install pointed the key into freed memory (the background
+  // cleaner's list test under ThreadSanitizer).
   bool relocate(RecordLog::Loc from, RecordLog::Loc to, uint64_t hash) override {
     std::string_view key = decode_map_record(*from.rec, from.body()).key;
     Key k = hash != 0 ? Key{key, hash} : Index::key(key);
+    std::lock_guard stripe(stripe_for(k));
     typename Index::ExclusiveLock lock(index_, k);
     MapEntry* e;
     if constexpr (requires { index_.find_at(k, from); })
