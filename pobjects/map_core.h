@@ -51,10 +51,11 @@ struct MapStats {
   uint64_t record_bytes = 0;  // bytes of records in them
   uint64_t dead_bytes = 0;    // ... superseded and not yet cleaned
   uint64_t cleanings = 0;
-  uint64_t copied_bytes = 0;         // records the cleaner copied since the open
-  uint64_t tombstones = 0;           // removed keys whose tombstones are still needed
-  uint64_t dram_bytes = 0;           // volatile index, estimated
-  bool index_from_snapshot = false;  // this open loaded the index saved at a clean close
+  uint64_t copied_bytes = 0;          // records the cleaner copied since the open
+  uint64_t background_cleanings = 0;  // of the cleanings, by the background cleaner
+  uint64_t tombstones = 0;            // removed keys whose tombstones are still needed
+  uint64_t dram_bytes = 0;            // volatile index, estimated
+  bool index_from_snapshot = false;   // this open loaded the index saved at a clean close
 };
 
 }  // namespace nvobj
@@ -152,6 +153,7 @@ class MapCore final : public RecordLog::Owner {
 
   // At a clean close (the store closing), saves the index for the next open.
   ~MapCore() override {
+    log_.stop_background();  // its steps call relocate() and dropped()
     if (!store_.may_save_close_snapshot(lanes_off_)) return;
     try {
       save_snapshot();
@@ -307,6 +309,7 @@ class MapCore final : public RecordLog::Owner {
     s.dead_bytes = l.dead_bytes;
     s.cleanings = l.cleanings;
     s.copied_bytes = l.copied_bytes;
+    s.background_cleanings = l.background_cleanings;
     s.tombstones = tombstones();
     s.dram_bytes = index_.dram_bytes();
     s.index_from_snapshot = log_.from_image();

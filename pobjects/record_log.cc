@@ -15,6 +15,7 @@
 
 #include <fmt/format.h>
 
+#include "pobjects/log_cleaner.h"
 #include "runtime/error.h"
 
 namespace nvobj {
@@ -307,6 +308,7 @@ bool RecordLog::scrub_tail(Chunk* c) {
 }
 
 bool RecordLog::settle() {
+  stop_background();
   if (clean_state_.load(std::memory_order_acquire) == kPrepared) finish_clean();
   if (clean_state_.load(std::memory_order_acquire) != kIdle) return false;  // its commit waits
   if (unlinked_.chunk != nullptr) {
@@ -361,6 +363,7 @@ void RecordLog::finish_image_open() {
 }
 
 RecordLog::~RecordLog() {
+  stop_background();  // (the owner has called it already: a step calls back into it)
   // A relocated victim stays linked: its records are duplicates of their
   // copies (same versions), which the next open resolves. The pool is not
   // touched otherwise: destroy_unopened() may have freed the log already.
@@ -604,7 +607,7 @@ RecordLog::Loc RecordLog::append(uint32_t kind, uint64_t meta, uint64_t ref,
   bool prepared = false;
   std::unique_lock<std::mutex> side_lock;
   Chunk* side_spare = nullptr;
-  if (clean_due()) {
+  if (clean_due() && cleans_inline()) {
     int idle = kIdle;
     if (clean_state_.compare_exchange_strong(idle, kBusy, std::memory_order_acquire)) {
       prepared = true;
@@ -736,6 +739,54 @@ bool RecordLog::clean_due() const {
   return candidate_count_.load(std::memory_order_relaxed) != 0 && over_threshold();
 }
 
+bool RecordLog::cleans_inline() const {
+  return LogCleaner::mode() == BackgroundCleaning::kOff || over_threshold(2);
+}
+
+void RecordLog::stop_background() {
+  if (bg_used_.load(std::memory_order_relaxed)) LogCleaner::instance().forget(this);
+}
+
+size_t RecordLog::clean_in_background(size_t max_steps, bool* more) {
+  // Cleared first: an appender that finds the log due from now on queues
+  // it again.
+  bg_requested_.store(false, std::memory_order_release);
+  size_t steps = 0;
+  while (steps < max_steps && clean_due() && background_step()) ++steps;
+  *more =
+      steps == max_steps && clean_due() && !bg_requested_.exchange(true, std::memory_order_acq_rel);
+  return steps;
+}
+
+bool RecordLog::background_step() {
+  int idle = kIdle;
+  // Busy: an appender's step (inline: the cleaner is behind) or the
+  // owner's housekeeping; the appenders finish it.
+  if (!clean_state_.compare_exchange_strong(idle, kBusy, std::memory_order_acquire)) return false;
+  Lane& side = lanes_[kSideLane];
+  bool progress = false;
+  {
+    // As an append's step (see append), with the fence its own.
+    std::lock_guard side_lock(side.mu);
+    Chunk* side_spare = side.spare;
+    maintain_spare(side);
+    progress = relocated_.chunk != nullptr;
+    prepare_clean(side);
+    progress |= step_.victim != nullptr;
+    if (side.spare == nullptr) maintain_spare(side);
+    write_back_copies();
+    CommitTicket ticket = store_.commit_fence();
+    if (side.spare != nullptr && side.spare != side_spare) {
+      side.spare_ticket = ticket.raw();
+      progress = true;  // a step given up for want of room can go on now
+    }
+    step_ticket_.store(ticket.raw(), std::memory_order_relaxed);
+  }
+  if (step_.victim != nullptr) background_cleanings_.fetch_add(1, std::memory_order_relaxed);
+  finish_step();
+  return progress;
+}
+
 bool RecordLog::over_threshold(uint64_t times) const {
   uint64_t total = record_bytes_.load(std::memory_order_relaxed);
   uint64_t dead = dead_bytes_.load(std::memory_order_relaxed);
@@ -744,6 +795,12 @@ bool RecordLog::over_threshold(uint64_t times) const {
 }
 
 void RecordLog::maybe_clean(bool owner_work) {
+  if (LogCleaner::mode() != BackgroundCleaning::kOff && clean_due() &&
+      !bg_requested_.load(std::memory_order_relaxed) &&
+      !bg_requested_.exchange(true, std::memory_order_acq_rel)) {
+    bg_used_.store(true, std::memory_order_relaxed);
+    LogCleaner::instance().request(this);
+  }
   if (clean_state_.load(std::memory_order_relaxed) == kPrepared) {
     // A step waiting for a group commit blocks the next until the commit:
     // one step per batch. When that falls behind (dead bytes at twice the
@@ -876,6 +933,10 @@ void RecordLog::finish_clean() {
     clean_state_.store(kPrepared, std::memory_order_release);
     return;
   }
+  finish_step();
+}
+
+void RecordLog::finish_step() {
   release_unlinked();
   if (step_.victim != nullptr) {
     Relocated& r = relocated_;  // empty: moved to unlinked_ by the prepare
@@ -942,6 +1003,8 @@ void RecordLog::free_chunk(Chunk* c) {
 }
 
 void RecordLog::destroy_unopened(Store& store, uint64_t lanes_off) {
+  // An open RecordLog over it may be in the cleaner's hands.
+  LogCleaner::instance().forget(store, lanes_off);
   store.forget_close_snapshot(lanes_off);
   uint32_t chunk_class = store.class_id<LogChunk>();
   const LogLanesData* lanes = store.pool().at<LogLanesData>(lanes_off);
@@ -976,6 +1039,7 @@ RecordLog::Stats RecordLog::stats() const {
   s.dead_bytes = dead_bytes_.load(std::memory_order_relaxed);
   s.cleanings = cleanings_.load(std::memory_order_relaxed);
   s.copied_bytes = copied_bytes_.load(std::memory_order_relaxed);
+  s.background_cleanings = background_cleanings_.load(std::memory_order_relaxed);
   return s;
 }
 

@@ -56,6 +56,12 @@
 // no reader is inside a chunk when it is freed (reclamation by lock, not by
 // epochs).
 //
+// Background cleaning (log_cleaner.h, the default): the step is not done
+// by an update but by the cleaner's thread, which takes the log when an
+// appender finds it due (maybe_clean) and does both halves with a fence of
+// its own. Appenders clean inline as above only once dead bytes pass twice
+// the threshold (the cleaner fell behind), or when it is off.
+//
 // Group commit (runtime/group_commit.h): in a scope, an append's write-backs
 // and fence wait for the scope's commit, and its cleaning step is finished
 // only once that commit is done (a ticket says when). Within a lane the
@@ -168,7 +174,8 @@ class RecordLog {
     uint64_t record_bytes = 0;
     uint64_t dead_bytes = 0;
     uint64_t cleanings = 0;
-    uint64_t copied_bytes = 0;  // by the cleaner, since the open: its write amplification
+    uint64_t copied_bytes = 0;          // by the cleaner, since the open: its write amplification
+    uint64_t background_cleanings = 0;  // of the cleanings, done by the cleaner's thread
   };
 
   // A new, empty log: a LogLanes object with lane 0's first chunk, both
@@ -247,10 +254,16 @@ class RecordLog {
   void dead(Loc loc, uint64_t span);  // span known: the record is not read
 
   // Finishes the cleaning step an append began (bounded work; a no-op while
-  // another thread cleans). Appenders call it after their update, outside
-  // the owner's key locks. With owner_work, also runs the owner's
-  // housekeeping() (nothing happens while another thread cleans).
+  // another thread cleans), or hands the log to the background cleaner if
+  // it is due. Appenders call it after their update, outside the owner's
+  // key locks. With owner_work, also runs the owner's housekeeping()
+  // (nothing happens while another thread cleans).
   void maybe_clean(bool owner_work = false);
+
+  // No more background cleaning of this log: waits for a step in progress.
+  // The owner calls it first thing in its destructor (a step calls back
+  // into it); settle() needs it too.
+  void stop_background();
 
   // fn(const RecordHeader&, const char* body) for every record; only from
   // the owner's housekeeping() or while no other thread uses the log.
@@ -279,7 +292,17 @@ class RecordLog {
   static void set_cleaning_thresholds(uint64_t dead, uint64_t victim);
 
  private:
+  friend class LogCleaner;
   struct Lane;
+
+  // The background cleaner's turn: up to max_steps cleaning steps, each
+  // with its own fence, while the log is due. *more: still due, and queued
+  // again by the caller.
+  size_t clean_in_background(size_t max_steps, bool* more);
+  // One step with its own fence; false if it could do nothing.
+  bool background_step();
+  // Whether appends clean inline: the cleaner is off, or behind.
+  bool cleans_inline() const;
 
   bool image_matches(const std::vector<ChunkImage>& image) const;
   // At open: a chunk of `lane` older than `newer` (null: the lane's head).
@@ -310,6 +333,7 @@ class RecordLog {
   // Clears stale records after the last valid one of a chunk appends go to.
   bool scrub_tail(Chunk* c);
   void finish_clean();
+  void finish_step();  // finish_clean's work, under kBusy
   void release_unlinked();
   void unlink(Chunk* victim);
   void free_chunk(Chunk* c);
@@ -332,6 +356,12 @@ class RecordLog {
   std::atomic<uint64_t> room_wanted_{0};
   std::atomic<uint64_t> cleanings_{0};
   std::atomic<uint64_t> copied_bytes_{0};
+  std::atomic<uint64_t> background_cleanings_{0};
+  // Background cleaning: queued (or being cleaned) by the cleaner; the log
+  // was ever queued; it was forgotten (under the cleaner's mutex).
+  std::atomic<bool> bg_requested_{false};
+  std::atomic<bool> bg_used_{false};
+  bool bg_forgotten_ = false;
 
   // Cleaning. Sealed chunks dead enough to clean, each queued once:
   std::mutex candidates_mu_;

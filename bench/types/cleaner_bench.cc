@@ -21,6 +21,7 @@
 #include <valgrind/callgrind.h>
 
 #include "bench/ycsb/generators.h"
+#include "pobjects/log_cleaner.h"
 #include "pobjects/phashmap.h"
 #include "recovery/store_open.h"
 #include "runtime/persist_stats.h"
@@ -37,12 +38,20 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   app.add_option("--dist", dist, "uniform|zipfian")->capture_default_str();
   app.add_option("--dir", dir, "directory of the pool (tmpfs: emulated mode)");
   app.add_flag("--no-clean", no_clean, "never clean (space grows)");
+  std::string cleaner = "thread";
+  app.add_option("--cleaner", cleaner, "thread (background cleaning) or inline (by the updates)")
+      ->capture_default_str();
   app.add_flag("--callgrind", callgrind, "instrument only the updates (under callgrind)");
   CLI11_PARSE(app, argc, argv);
   if (dist != "uniform" && dist != "zipfian") {
     std::fprintf(stderr, "nvobj-bench-cleaner: --dist is uniform or zipfian\n");
     return 2;
   }
+  if (cleaner != "thread" && cleaner != "inline") {
+    std::fprintf(stderr, "nvobj-bench-cleaner: --cleaner is thread or inline\n");
+    return 2;
+  }
+  if (cleaner == "thread") nvobj::LogCleaner::set_mode(nvobj::BackgroundCleaning::kThread);
   if (no_clean) nvobj::RecordLog::set_min_clean_bytes(UINT64_MAX);
 
   std::string path = dir + "/nvobj-bench-cleaner.pool";
@@ -68,7 +77,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   nvobj::ycsb::UniformGenerator uniform(0, static_cast<int64_t>(keys) - 1);
   std::vector<double> ns(updates);
   uint64_t cleanings0 = map->stats().cleanings;
-  nvobj::PersistCounters before = nvobj::thread_persist_counters();
+  nvobj::PersistCounters before = nvobj::total_persist_counters();  // the cleaner's thread too
   if (callgrind) CALLGRIND_START_INSTRUMENTATION;
   auto t0 = std::chrono::steady_clock::now();
   for (uint64_t i = 0; i < updates; ++i) {
@@ -80,7 +89,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   double total =
       std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
   if (callgrind) CALLGRIND_STOP_INSTRUMENTATION;
-  nvobj::PersistCounters d = nvobj::thread_persist_counters() - before;
+  nvobj::PersistCounters d = nvobj::total_persist_counters() - before;
   nvobj::MapStats st = map->stats();
   std::sort(ns.begin(), ns.end());
   auto pct = [&](double p) {

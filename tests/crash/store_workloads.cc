@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "examples/bank/bank.h"
+#include "pobjects/log_cleaner.h"
 #include "pobjects/pbytes.h"
 #include "pobjects/pcounter.h"
 #include "pobjects/phashmap.h"
@@ -77,6 +78,9 @@ Status with_recovered(Pool& image, Fn fn) {
 // A workload's setup: fn on a store over the pool, closed cleanly. Throws
 // (the harness reports it) if the store cannot be attached or closed.
 void setup_store(Pool& pool, const std::function<void(Store&)>& fn) {
+  // Appenders clean inline, unless with_background_cleaner says otherwise
+  // after this setup.
+  LogCleaner::set_mode(BackgroundCleaning::kOff);
   auto s = attach_store(pool);
   if (!s) throw std::runtime_error(s.status().to_string());
   fn(**s);
@@ -916,6 +920,25 @@ Workload sorted_set_workload(size_t ops) {
   return w;
 }
 
+// --- the background cleaner ------------------------------------------------------------
+
+// The same workload with background cleaning (pobjects/log_cleaner.h),
+// driven by the workload's thread after every operation: appenders hand
+// their logs to the cleaner instead of cleaning, and its steps, each with a
+// fence of its own, are crashed in as well.
+Workload with_background_cleaner(Workload w) {
+  w.name += "-bg";
+  w.setup = [setup = w.setup](Pool& p) {
+    setup(p);
+    LogCleaner::set_mode(BackgroundCleaning::kManual);
+  };
+  w.op = [op = w.op](Context& c, size_t i) {
+    op(c, i);
+    LogCleaner::instance().run_queued();
+  };
+  return w;
+}
+
 // --- clean closes between operations ----------------------------------------------------
 
 // The same workload with a clean close after every `every`th operation, so
@@ -951,7 +974,10 @@ std::vector<Workload> store_workloads(int scale) {
           with_reopens(map_workload<PHashMap>("phashmap", 60 * s), 7),
           with_reopens(map_workload<PTreeMap>("ptreemap", 60 * s), 7),
           with_reopens(list_workload(60 * s), 7),
-          with_reopens(sorted_set_workload(60 * s), 7)};
+          with_reopens(sorted_set_workload(60 * s), 7),
+          with_background_cleaner(map_workload<PHashMap>("phashmap", 60 * s)),
+          with_background_cleaner(list_workload(60 * s)),
+          with_background_cleaner(map_group_workload(36 * s))};
 }
 
 }  // namespace nvobj::crash
