@@ -28,6 +28,7 @@
 
 #include <gtest/gtest.h>
 
+#include "pobjects/log_cleaner.h"
 #include "pobjects/phashmap.h"
 #include "recovery/check.h"
 #include "recovery/store_open.h"
@@ -127,6 +128,9 @@ class PHashMapConcurrencyTest : public ::testing::Test {
     store_.reset();
   }
   std::string path() const { return dir_.file("m.pool"); }
+  // Forked writers killed at random points, each kill checked against a
+  // model of the acknowledged operations.
+  void kill_rounds(bool background_cleaner);
 
   // Every key present, by for_each, which must visit each once.
   std::map<std::string, std::string> contents() {
@@ -991,8 +995,10 @@ struct KillAck {
   uint32_t result;
 };
 
-[[noreturn]] void kill_child(const std::string& path, int fd, uint64_t seed, uint64_t cycle) {
+[[noreturn]] void kill_child(const std::string& path, int fd, uint64_t seed, uint64_t cycle,
+                             bool background_cleaner) {
   try {
+    if (background_cleaner) LogCleaner::set_mode(BackgroundCleaning::kThread);
     auto s = open_store(path);
     if (!s) ::_exit(3);
     PHashMap& m = *(*s)->root<PHashMap>("m");
@@ -1033,7 +1039,7 @@ struct KillAck {
   ::_exit(6);
 }
 
-TEST_F(PHashMapConcurrencyTest, KilledWriterLosesNoAcknowledgedOperation) {
+void PHashMapConcurrencyTest::kill_rounds(bool background_cleaner) {
   close();
   const std::string p = path();
   const int kills = 30;
@@ -1048,7 +1054,7 @@ TEST_F(PHashMapConcurrencyTest, KilledWriterLosesNoAcknowledgedOperation) {
     ASSERT_GE(pid, 0);
     if (pid == 0) {
       ::close(fds[0]);
-      kill_child(p, fds[1], seed, static_cast<uint64_t>(k));
+      kill_child(p, fds[1], seed, static_cast<uint64_t>(k), background_cleaner);
     }
     ::close(fds[1]);
     std::vector<uint64_t> done(kKillThreads, 0);
@@ -1137,6 +1143,15 @@ TEST_F(PHashMapConcurrencyTest, KilledWriterLosesNoAcknowledgedOperation) {
       "kills: %d, operations acknowledged: %llu, in-flight operations found applied: %llu\n", kills,
       static_cast<unsigned long long>(acked_total),
       static_cast<unsigned long long>(in_flight_applied));
+}
+
+TEST_F(PHashMapConcurrencyTest, KilledWriterLosesNoAcknowledgedOperation) { kill_rounds(false); }
+
+// The same with the logs cleaned by the background cleaner's thread
+// (pobjects/log_cleaner.h), in each killed child: its steps, with their own
+// fences, are killed in too.
+TEST_F(PHashMapConcurrencyTest, KilledWriterWithTheBackgroundCleanerLosesNothing) {
+  kill_rounds(true);
 }
 
 }  // namespace
