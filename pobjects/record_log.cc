@@ -901,7 +901,7 @@ void RecordLog::copy_live(Lane& lane, Chunk* victim) {
     char* dst = lane.cur->tail + lane.pos;
     RecordHeader h = *from.rec;
     std::memcpy(dst + sizeof(RecordHeader), from.body(), h.body_len);
-    seal_record(lane.cur->nonce, h, dst);
+    reseal_copy(victim->nonce, lane.cur->nonce, h, dst);  // no pass over the body
     if (!runs.empty() && runs.back().first + runs.back().second == dst)
       runs.back().second += span;
     else

@@ -106,7 +106,46 @@ const bool kHasSse42 = detect_sse42();
 const bool kHasSse42 = false;
 #endif
 
+// The CRC register run over 2^k zero bytes, for every k: a 32x32 bit matrix
+// (linear in the register), tabulated a byte of the register at a time.
+// Table k+1 is table k applied twice.
+struct PowerShifts {
+  std::array<std::array<std::array<uint32_t, 256>, 4>, 40> t{};  // records are < 2^33 bytes
+  static uint32_t apply(const std::array<std::array<uint32_t, 256>, 4>& m, uint32_t x) {
+    return m[0][x & 0xFF] ^ m[1][(x >> 8) & 0xFF] ^ m[2][(x >> 16) & 0xFF] ^ m[3][x >> 24];
+  }
+  PowerShifts() {
+    for (int j = 0; j < 4; ++j)
+      for (uint32_t i = 0; i < 256; ++i) {
+        uint32_t r = i << (8 * j);
+        t[0][j][i] = kTable[r & 0xFF] ^ (r >> 8);  // one zero byte
+      }
+    for (size_t k = 0; k + 1 < t.size(); ++k)
+      for (int j = 0; j < 4; ++j)
+        for (uint32_t i = 0; i < 256; ++i) t[k + 1][j][i] = apply(t[k], apply(t[k], i << (8 * j)));
+  }
+  uint32_t shift(uint32_t x, uint64_t zeros) const {
+    for (size_t k = 0; zeros != 0; ++k, zeros >>= 1)
+      if (zeros & 1) x = apply(t[k], x);
+    return x;
+  }
+};
+
 }  // namespace
+
+uint32_t crc32c_patch(uint32_t crc, const uint8_t (&delta)[16], size_t len) {
+  // crc(M ^ D) = crc(M) ^ r(D) for messages of one length, where r is the
+  // register run from 0 without the inversions: over D's 16 bytes, then
+  // over the zeros that follow them.
+  static const PowerShifts shifts;
+#if defined(__x86_64__)
+  uint32_t r = kHasSse42 ? static_cast<uint32_t>(crc32c_hw_serial(delta, sizeof delta, 0))
+                         : crc32c_sw(delta, sizeof delta, 0);
+#else
+  uint32_t r = crc32c_sw(delta, sizeof delta, 0);
+#endif
+  return crc ^ shifts.shift(r, len - sizeof delta);
+}
 
 uint32_t crc32c(const void* data, size_t len, uint32_t crc) {
   const auto* p = static_cast<const uint8_t*>(data);

@@ -100,6 +100,25 @@ inline void seal_record(uint64_t nonce, RecordHeader h, char* dst) {
   std::memcpy(dst, &h, sizeof(h));
 }
 
+// Writes the header of a copy of a valid record (`h`, its header in a chunk
+// of nonce `from_nonce`) whose body the caller has already copied to
+// dst + sizeof(RecordHeader), for a chunk of nonce `to_nonce`. The checksum
+// is patched for the new nonce, not recomputed (crc32c_patch: the nonce and
+// nonce_lo are the only bytes that change, all in the first 16 it covers),
+// so a copy costs no pass over its body, and a body that changed since it
+// was checked does not check out in the copy either.
+inline void reseal_copy(uint64_t from_nonce, uint64_t to_nonce, RecordHeader h, char* dst) {
+  uint8_t delta[16] = {};
+  uint64_t d = from_nonce ^ to_nonce;
+  std::memcpy(delta, &d, sizeof d);  // the nonce, first in record_crc's message
+  uint32_t d_lo = static_cast<uint32_t>(d);
+  // nonce_lo: header bytes 8..11, after the nonce and the header's bytes 4..7.
+  std::memcpy(delta + sizeof(uint64_t) + offsetof(RecordHeader, nonce_lo) - 4, &d_lo, sizeof d_lo);
+  h.nonce_lo = static_cast<uint32_t>(to_nonce);
+  h.crc = crc32c_patch(h.crc, delta, sizeof(uint64_t) + sizeof(RecordHeader) - 4 + h.body_len);
+  std::memcpy(dst, &h, sizeof(h));
+}
+
 }  // namespace nvobj
 
 #endif  // NVOBJ_RUNTIME_RECORD_CHUNK_H_

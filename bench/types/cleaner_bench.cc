@@ -38,8 +38,8 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   app.add_option("--dist", dist, "uniform|zipfian")->capture_default_str();
   app.add_option("--dir", dir, "directory of the pool (tmpfs: emulated mode)");
   app.add_flag("--no-clean", no_clean, "never clean (space grows)");
-  std::string cleaner = "thread";
-  app.add_option("--cleaner", cleaner, "thread (background cleaning) or inline (by the updates)")
+  std::string cleaner = "inline";
+  app.add_option("--cleaner", cleaner, "inline (the updates clean) or thread (background cleaning)")
       ->capture_default_str();
   app.add_flag("--callgrind", callgrind, "instrument only the updates (under callgrind)");
   CLI11_PARSE(app, argc, argv);
