@@ -34,12 +34,9 @@ LogCleaner::LogCleaner() {
       [] {
         // The child must not inherit a log stuck in the middle of a step.
         LogCleaner& c = instance();
-        c.mu_.lock();
-        while (c.current_ != nullptr) {
-          std::unique_lock lock(c.mu_, std::adopt_lock);
-          c.idle_cv_.wait(lock);
-          lock.release();
-        }
+        std::unique_lock lock(c.mu_);
+        c.idle_cv_.wait(lock, [&] { return c.current_ == nullptr; });
+        lock.release();  // held across the fork, unlocked by the handlers below
       },
       [] { instance().mu_.unlock(); }, [] { instance().after_fork_in_child(); });
 }
@@ -72,23 +69,26 @@ void LogCleaner::request(RecordLog* log) {
   work_cv_.notify_one();
 }
 
-void LogCleaner::forget(RecordLog* log) {
+template <typename Pred>
+void LogCleaner::forget_if(Pred pred) {
   std::unique_lock lock(mu_);
-  log->bg_forgotten_ = true;
-  std::erase(queue_, log);
-  idle_cv_.wait(lock, [&] { return current_ != log; });
+  for (RecordLog* log : queue_)
+    if (pred(log)) log->bg_forgotten_ = true;
+  std::erase_if(queue_, pred);
+  if (current_ != nullptr && pred(current_)) current_->bg_forgotten_ = true;
+  idle_cv_.wait(lock, [&] { return current_ == nullptr || !pred(current_); });
+}
+
+void LogCleaner::forget(RecordLog* log) {
+  {
+    std::lock_guard lock(mu_);
+    log->bg_forgotten_ = true;  // queued or not: request() reads it under mu_
+  }
+  forget_if([log](const RecordLog* l) { return l == log; });
 }
 
 void LogCleaner::forget(const Store& store, uint64_t lanes_off) {
-  std::unique_lock lock(mu_);
-  auto matches = [&](const RecordLog* log) {
-    return log != nullptr && &log->store_ == &store && log->lanes_off_ == lanes_off;
-  };
-  for (RecordLog* log : queue_)
-    if (matches(log)) log->bg_forgotten_ = true;
-  std::erase_if(queue_, matches);
-  if (matches(current_)) current_->bg_forgotten_ = true;
-  idle_cv_.wait(lock, [&] { return !matches(current_); });
+  forget_if([&](const RecordLog* l) { return &l->store_ == &store && l->lanes_off_ == lanes_off; });
 }
 
 size_t LogCleaner::run_queued() {
@@ -98,11 +98,7 @@ size_t LogCleaner::run_queued() {
     throw std::logic_error("LogCleaner::run_queued inside a group commit scope");
   size_t steps = 0;
   std::unique_lock lock(mu_);
-  while (!queue_.empty()) {
-    RecordLog* log = queue_.front();
-    queue_.pop_front();
-    steps += serve(lock, log);
-  }
+  while (!queue_.empty()) steps += serve(lock);
   return steps;
 }
 
@@ -114,14 +110,18 @@ void LogCleaner::start_thread() {
 void LogCleaner::loop() {
   std::unique_lock lock(mu_);
   for (;;) {
-    work_cv_.wait(lock, [&] { return !queue_.empty(); });
-    RecordLog* log = queue_.front();
-    queue_.pop_front();
-    serve(lock, log);
+    // (Alive after a switch to kManual or kOff: queued logs wait for
+    // run_queued(), or for the next kThread request.)
+    work_cv_.wait(lock, [&] { return !queue_.empty() && mode() == BackgroundCleaning::kThread; });
+    serve(lock);
   }
 }
 
-size_t LogCleaner::serve(std::unique_lock<std::mutex>& lock, RecordLog* log) {
+size_t LogCleaner::serve(std::unique_lock<std::mutex>& lock) {
+  idle_cv_.wait(lock, [&] { return current_ == nullptr; });
+  if (queue_.empty()) return 0;  // the other server took it
+  RecordLog* log = queue_.front();
+  queue_.pop_front();
   current_ = log;
   lock.unlock();
   bool more = false;

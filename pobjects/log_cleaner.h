@@ -68,14 +68,20 @@ class LogCleaner {
   LogCleaner();
   void start_thread();  // under mu_
   void loop();
-  // Runs `log`'s steps (a bounded number) outside mu_; requeues it if more
-  // are due. Returns the steps done.
-  size_t serve(std::unique_lock<std::mutex>& lock, RecordLog* log);
+  // Takes the first queued log once no other serve() runs (the thread and
+  // run_queued() may both be serving after a mode switch; current_ names
+  // one log) and runs its steps (a bounded number) outside mu_; requeues it
+  // if more are due. Returns the steps done; 0 if the queue was empty.
+  size_t serve(std::unique_lock<std::mutex>& lock);
+  // Marks the logs pred selects forgotten, drops them from the queue and
+  // waits until none is being cleaned.
+  template <typename Pred>
+  void forget_if(Pred pred);
   void after_fork_in_child();
 
   std::mutex mu_;
   std::condition_variable work_cv_;  // the queue got a log
-  std::condition_variable idle_cv_;  // current_ changed
+  std::condition_variable idle_cv_;  // current_ became null
   std::deque<RecordLog*> queue_;
   RecordLog* current_ = nullptr;  // being cleaned outside mu_
   bool thread_started_ = false;

@@ -56,7 +56,7 @@
 // no reader is inside a chunk when it is freed (reclamation by lock, not by
 // epochs).
 //
-// Background cleaning (log_cleaner.h, the default): the step is not done
+// Background cleaning (log_cleaner.h, opt-in): the step is not done
 // by an update but by the cleaner's thread, which takes the log when an
 // appender finds it due (maybe_clean) and does both halves with a fence of
 // its own. Appenders clean inline as above only once dead bytes pass twice

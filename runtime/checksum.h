@@ -13,7 +13,7 @@ namespace nvobj {
 // Extends `crc` (start with 0) over [data, data + len).
 uint32_t crc32c(const void* data, size_t len, uint32_t crc = 0);
 
-// The crc32c of a message of `len` bytes that differs from one whose crc32c
+// The crc32c of a message of `len` (>= 16) bytes that differs from one whose crc32c
 // is `crc` only in its first 16 bytes, by `delta` (XORed into them). CRC-32C
 // is affine in the message, so this costs a few table lookups per set bit
 // of len, whatever len is, instead of a pass over the message.

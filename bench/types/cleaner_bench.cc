@@ -40,15 +40,12 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   app.add_flag("--no-clean", no_clean, "never clean (space grows)");
   std::string cleaner = "inline";
   app.add_option("--cleaner", cleaner, "inline (the updates clean) or thread (background cleaning)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::IsMember({"inline", "thread"}));
   app.add_flag("--callgrind", callgrind, "instrument only the updates (under callgrind)");
   CLI11_PARSE(app, argc, argv);
   if (dist != "uniform" && dist != "zipfian") {
     std::fprintf(stderr, "nvobj-bench-cleaner: --dist is uniform or zipfian\n");
-    return 2;
-  }
-  if (cleaner != "thread" && cleaner != "inline") {
-    std::fprintf(stderr, "nvobj-bench-cleaner: --cleaner is thread or inline\n");
     return 2;
   }
   if (cleaner == "thread") nvobj::LogCleaner::set_mode(nvobj::BackgroundCleaning::kThread);

@@ -151,12 +151,9 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   app.add_option("--cleaner", cleaner,
                  "inline (updates clean their logs) or thread (the background cleaner, "
                  "pobjects/log_cleaner.h)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::IsMember({"inline", "thread"}));
   CLI11_PARSE(app, argc, argv);
-  if (cleaner != "thread" && cleaner != "inline") {
-    std::fprintf(stderr, "nvobj-bench-types: --cleaner is inline or thread\n");
-    return 2;
-  }
   if (cleaner == "thread") nvobj::LogCleaner::set_mode(nvobj::BackgroundCleaning::kThread);
 
   std::string path = dir + "/nvobj-bench-types-" + std::to_string(::getpid()) + ".pool";
