@@ -93,6 +93,8 @@ class HashIndex {
     Slot* s = probe(k, [&](const Slot& s) { return s.entry.loc == loc; });
     return s != nullptr ? &s->entry : nullptr;
   }
+  // Starts moving the line of k's shard lock here, to be written.
+  void prefetch_lock(const Key& k) { prefetch_for_write(&shard(k)); }
   // Starts loading the cache line where a lookup of k begins. No lock (a
   // hint taking the shard's lock cost two locked instructions per call).
   void prefetch(const Key& k) {

@@ -122,6 +122,7 @@ std::string PList::position_between(std::string_view a, std::string_view b) {
 PList::PList(Store& store, uint64_t offset)
     : PObject(store, offset), core_(std::make_unique<Core>(store, raw().lanes)) {
   core_->make_own_key_hot();
+  core_->order_versions_across_keys();  // trims compare versions of different keys
   bool found = false;
   std::string own;
   core_->read(kOwnKey, [&](const MapValue& v) {

@@ -121,7 +121,9 @@ struct RecordLog::Chunk {
   }
 };
 
-struct RecordLog::Lane {
+// Cache-line aligned: each writer's lane (and its byte counts) stays in
+// its core's cache.
+struct alignas(64) RecordLog::Lane {
   std::mutex mu;
   unsigned index = 0;
   Chunk* head = nullptr;   // newest linked chunk
@@ -131,6 +133,10 @@ struct RecordLog::Lane {
   bool spare_linked = false;
   uint64_t spare_ticket = 0;  // the commit that makes the spare durable (CommitTicket)
   Chunk* last = nullptr;      // where the lane's last update record went
+  // Not the lane's own: bytes counted by the threads of slot index (mod
+  // kLogLanes) and not yet added to the totals (see count_bytes).
+  std::atomic<int64_t> pending_records{0};
+  std::atomic<int64_t> pending_dead{0};
 };
 
 uint64_t RecordLog::create(Store& store) {
@@ -165,7 +171,7 @@ RecordLog::RecordLog(Store& store, uint64_t lanes_off, Owner* owner, const ScanF
       newer = c;
       c->used.store(ci.used, std::memory_order_relaxed);
       c->dead.store(ci.used, std::memory_order_relaxed);  // until the owner's live()
-      record_bytes_.fetch_add(ci.used, std::memory_order_relaxed);
+      record_bytes_.fetch_add(static_cast<int64_t>(ci.used), std::memory_order_relaxed);
     }
     resume_lanes();
     return;
@@ -198,7 +204,7 @@ RecordLog::RecordLog(Store& store, uint64_t lanes_off, Owner* owner, const ScanF
             fn(Loc{reinterpret_cast<const RecordHeader*>(c->tail + pos), c}, h, body);
           });
       c->used.store(used, std::memory_order_relaxed);
-      record_bytes_.fetch_add(used, std::memory_order_relaxed);
+      record_bytes_.fetch_add(static_cast<int64_t>(used), std::memory_order_relaxed);
     }
   };
   threads =
@@ -358,7 +364,8 @@ void RecordLog::live(Loc loc, uint64_t span) {
 void RecordLog::finish_image_open() {
   uint64_t dead = 0;
   for (Chunk* c : chunks_) dead += c->dead.load(std::memory_order_relaxed);
-  dead_bytes_.store(dead, std::memory_order_relaxed);
+  for (unsigned i = 0; i < kLogLanes; ++i) lanes_[i].pending_dead.store(0);
+  dead_bytes_.store(static_cast<int64_t>(dead), std::memory_order_relaxed);
   for (Chunk* c : chunks_) maybe_queue(c);
 }
 
@@ -412,8 +419,8 @@ uint64_t RecordLog::next_capacity(uint64_t span) const {
   // 1 KB for a map of one key to 128 KB per lane from 512 KB of records.
   // (Sized by the previous chunk instead, a small map's chunks grew with
   // every update of its few keys.)
-  uint64_t records = record_bytes_.load(std::memory_order_relaxed);
-  uint64_t dead = dead_bytes_.load(std::memory_order_relaxed);
+  uint64_t records = total_records();
+  uint64_t dead = total_dead();
   uint64_t live = records > dead ? records - dead : 0;
   uint64_t total = std::clamp<uint64_t>(std::bit_ceil(live / 8 + 1), kMinChunk, kMaxChunk);
   if (uint64_t want = room_wanted_.load(std::memory_order_relaxed); want != 0)
@@ -644,8 +651,26 @@ RecordLog::Loc RecordLog::append(uint32_t kind, uint64_t meta, uint64_t ref,
     step_ticket_.store(ticket.raw(), std::memory_order_relaxed);
     clean_state_.store(kPrepared, std::memory_order_release);
   }
-  record_bytes_.fetch_add(span, std::memory_order_relaxed);
+  count_bytes(&Lane::pending_records, record_bytes_, static_cast<int64_t>(span));
   return loc;
+}
+
+void RecordLog::count_bytes(std::atomic<int64_t> Lane::*pending, std::atomic<int64_t>& total,
+                            int64_t n) {
+  std::atomic<int64_t>& mine = lanes_[thread_slot() % kLogLanes].*pending;
+  // An atomic add: threads whose slots are equal mod kLogLanes share it.
+  int64_t now = mine.fetch_add(n, std::memory_order_relaxed) + n;
+  int64_t limit = record_bytes_.load(std::memory_order_relaxed) >> 10;
+  if (now > limit || now < -limit)
+    total.fetch_add(mine.exchange(0, std::memory_order_relaxed), std::memory_order_relaxed);
+}
+
+uint64_t RecordLog::total_records() const {
+  return static_cast<uint64_t>(std::max<int64_t>(record_bytes_.load(std::memory_order_relaxed), 0));
+}
+
+uint64_t RecordLog::total_dead() const {
+  return static_cast<uint64_t>(std::max<int64_t>(dead_bytes_.load(std::memory_order_relaxed), 0));
 }
 
 void RecordLog::set_min_clean_bytes(uint64_t bytes) { min_clean_bytes.store(bytes); }
@@ -656,7 +681,7 @@ void RecordLog::set_cleaning_thresholds(uint64_t dead, uint64_t victim) {
 
 void RecordLog::dead(Loc loc, uint64_t span) {
   loc.chunk->dead.fetch_add(span, std::memory_order_relaxed);
-  dead_bytes_.fetch_add(span, std::memory_order_relaxed);
+  count_bytes(&Lane::pending_dead, dead_bytes_, static_cast<int64_t>(span));
   maybe_queue(loc.chunk);
   // The last touch of the chunk: a cleaner that sees the bit cleared
   // (acquire) does not copy the record.
@@ -788,8 +813,8 @@ bool RecordLog::background_step() {
 }
 
 bool RecordLog::over_threshold(uint64_t times) const {
-  uint64_t total = record_bytes_.load(std::memory_order_relaxed);
-  uint64_t dead = dead_bytes_.load(std::memory_order_relaxed);
+  uint64_t total = total_records();
+  uint64_t dead = total_dead();
   return total >= min_clean_bytes.load(std::memory_order_relaxed) &&
          dead * 1000 > total * times * effective(dead_permille, kShortDeadPermille);
 }
@@ -895,6 +920,28 @@ void RecordLog::copy_live(Lane& lane, Chunk* victim) {
   // locked instructions (set_live's among them): see append.
   std::vector<std::pair<const char*, uint64_t>>& runs = step_.runs;
   uint64_t copied = 0;
+  // The copies' live bits, set a word at a time: a locked instruction per
+  // copy waited each time for the copy's stores (cache misses in a fresh
+  // chunk). No one reads them before the step is done, but dead() may
+  // clear other bits of the word meanwhile: set with fetch_or.
+  struct LiveBits {
+    Chunk* chunk = nullptr;
+    uint64_t word = 0;
+    uint64_t bits = 0;
+    void set(Chunk* c, uint64_t pos) {
+      uint64_t w = pos / kRecordAlign / 64;
+      if (c != chunk || w != word) {
+        flush();
+        chunk = c;
+        word = w;
+      }
+      bits |= uint64_t{1} << (pos / kRecordAlign % 64);
+    }
+    void flush() {
+      if (bits != 0) chunk->live[word].fetch_or(bits, std::memory_order_relaxed);
+      bits = 0;
+    }
+  } live_bits;
   for (Loc from : step_.live) {
     uint64_t span = record_span(from.rec->body_len);
     ensure_room(lane, span, /*spare_durable=*/false);  // a spare made by this append is not
@@ -907,12 +954,13 @@ void RecordLog::copy_live(Lane& lane, Chunk* victim) {
     else
       runs.emplace_back(dst, span);
     step_.copies.push_back({reinterpret_cast<const RecordHeader*>(dst), lane.cur});
-    lane.cur->set_live(lane.pos);
+    live_bits.set(lane.cur, lane.pos);
     lane.pos += span;
     lane.cur->used.store(lane.pos, std::memory_order_release);
     copied += span;
   }
-  record_bytes_.fetch_add(copied, std::memory_order_relaxed);
+  live_bits.flush();
+  count_bytes(&Lane::pending_records, record_bytes_, static_cast<int64_t>(copied));
   copied_bytes_.fetch_add(copied, std::memory_order_relaxed);
 }
 
@@ -996,8 +1044,12 @@ void RecordLog::free_chunk(Chunk* c) {
     last->index = c->index;
     chunks_.pop_back();
   }
-  record_bytes_.fetch_sub(c->used.load(std::memory_order_relaxed), std::memory_order_relaxed);
-  dead_bytes_.fetch_sub(c->dead.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  // (Straight from the totals, which may go below zero for a while: the
+  // chunk's records may still be counted in a lane's pending bytes.)
+  record_bytes_.fetch_sub(static_cast<int64_t>(c->used.load(std::memory_order_relaxed)),
+                          std::memory_order_relaxed);
+  dead_bytes_.fetch_sub(static_cast<int64_t>(c->dead.load(std::memory_order_relaxed)),
+                        std::memory_order_relaxed);
   store_.free_detached(c->off);
   delete c;
 }
@@ -1035,8 +1087,14 @@ RecordLog::Stats RecordLog::stats() const {
   std::lock_guard lock(chunks_mu_);
   s.chunks = chunks_.size();
   for (const Chunk* c : chunks_) s.pool_bytes += c->capacity + kChunkOverhead;
-  s.record_bytes = record_bytes_.load(std::memory_order_relaxed);
-  s.dead_bytes = dead_bytes_.load(std::memory_order_relaxed);
+  int64_t records = record_bytes_.load(std::memory_order_relaxed);
+  int64_t dead = dead_bytes_.load(std::memory_order_relaxed);
+  for (unsigned i = 0; i < kLogLanes; ++i) {
+    records += lanes_[i].pending_records.load(std::memory_order_relaxed);
+    dead += lanes_[i].pending_dead.load(std::memory_order_relaxed);
+  }
+  s.record_bytes = static_cast<uint64_t>(std::max<int64_t>(records, 0));
+  s.dead_bytes = static_cast<uint64_t>(std::max<int64_t>(dead, 0));
   s.cleanings = cleanings_.load(std::memory_order_relaxed);
   s.copied_bytes = copied_bytes_.load(std::memory_order_relaxed);
   s.background_cleanings = background_cleanings_.load(std::memory_order_relaxed);

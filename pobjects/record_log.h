@@ -315,6 +315,11 @@ class RecordLog {
   void link_head(Lane& lane, Chunk* c);
   void maintain_spare(Lane& lane);
   uint64_t next_capacity(uint64_t span) const;
+  // Adds n to a lane's pending bytes (`pending`) and those to `total` once
+  // they pass the batch size (see record_bytes_).
+  void count_bytes(std::atomic<int64_t> Lane::*pending, std::atomic<int64_t>& total, int64_t n);
+  uint64_t total_records() const;  // record_bytes_ and dead_bytes_, at least 0
+  uint64_t total_dead() const;
   void seal(Chunk* c);
   void maybe_queue(Chunk* c);
   void push_candidate(Chunk* c);
@@ -349,8 +354,15 @@ class RecordLog {
 
   mutable std::mutex chunks_mu_;  // the set of chunks (not their contents)
   std::vector<Chunk*> chunks_;
-  std::atomic<uint64_t> record_bytes_{0};
-  std::atomic<uint64_t> dead_bytes_{0};
+  // Record and dead bytes change at every update, from every writer: they
+  // are counted per thread slot first (pending in a lane, whose line stays
+  // in the writer's cache) and added here in batches of about 1/1024 of the
+  // log, so that this line does not move between the writers' cores at
+  // every update (~200 ns each time, measured with two writers). The
+  // cleaning thresholds read these totals, up to ~1.6% off; stats() adds
+  // the pending bytes in.
+  std::atomic<int64_t> record_bytes_{0};
+  std::atomic<int64_t> dead_bytes_{0};
   // The live bytes of a victim that did not fit in its appender's lane:
   // the next chunks are made at least that large, so that it can be.
   std::atomic<uint64_t> room_wanted_{0};

@@ -153,6 +153,10 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
                  "pobjects/log_cleaner.h)")
       ->capture_default_str()
       ->check(CLI::IsMember({"inline", "thread"}));
+  std::vector<int> thread_counts = {1, 2};
+  app.add_option("--threads", thread_counts, "thread counts to measure")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
   CLI11_PARSE(app, argc, argv);
   if (cleaner == "thread") nvobj::LogCleaner::set_mode(nvobj::BackgroundCleaning::kThread);
 
@@ -195,7 +199,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   } volatile_striped;
 
   std::vector<BenchResult> results;
-  for (int threads : {1, 2}) {
+  for (int threads : thread_counts) {
     results.push_back(measure("counter", "counter increment", "volatile", threads, seconds,
                               [&](int, uint64_t) { volatile_counter.fetch_add(1); }));
     results.push_back(measure("counter", "counter increment", "nvobj PCounter", threads, seconds,
@@ -254,7 +258,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
     return keys[(z ^ (z >> 31)) % kKeys];
   };
   thread_local std::string out;
-  for (int threads : {1, 2}) {
+  for (int threads : thread_counts) {
     results.push_back(measure("map", "map get", "volatile tbb::concurrent_hash_map", threads,
                               seconds, [&](int t, uint64_t i) {
                                 VolatileMap::const_accessor a;
@@ -292,7 +296,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
       vtree.m[k] = value;
       ptree->put(k, value);
     }
-    for (int threads : {1, 2}) {
+    for (int threads : thread_counts) {
       results.push_back(measure("ordered map", "ordered get", "volatile std::map+rwlock", threads,
                                 seconds, [&](int t, uint64_t i) {
                                   tbb::spin_rw_mutex::scoped_lock l(vtree.mu, false);
@@ -338,7 +342,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
       vlist.d.push_back(value);
       plist->append(value);
     }
-    for (int threads : {1, 2}) {
+    for (int threads : thread_counts) {
       results.push_back(measure("list", "list append+pop_front", "volatile std::deque+mutex",
                                 threads, seconds, [&](int, uint64_t) {
                                   {  // two operations, as on the PList
