@@ -5,15 +5,17 @@
 // Records: kind kPut (body: u32 key length, key, value), kPutRef (body: u32
 // key length, key; the value is the record's ref, owned by the map) and
 // kRemove (a tombstone: body as kPutRef, no ref); meta is the version, from
-// one counter per map, so the record of a key with the highest version is its
-// latest. Recovery keeps, per key, the highest version.
+// a counter per stripe of keys (per map for PList), so the record of a key
+// with the highest version is its latest. Recovery keeps, per key, the
+// highest version.
 //
 // Concurrency. An update takes its key's stripe lock (serialising updates of
 // a key), reads the current entry, appends its record (durable: one fence)
 // and only then changes the index entry, under the index's exclusive lock
 // for that key, briefly. Reads take the index's shared lock and copy from the
 // record; they never see a record that is not durable, so they never fence.
-// The cleaner repoints entries under the same locks (see record_log.h).
+// The cleaner repoints entries under the index's exclusive lock (see
+// record_log.h), and never moves a record appended and not yet installed.
 //
 // The index keeps a removed key (present = false, loc = its tombstone): the
 // tombstone must stay in the log as long as older records of the key do, or
@@ -211,6 +213,16 @@ class MapCore final : public RecordLog::Owner {
         curv.is_ref = cur.kind == kPutRef;
       }
       d = fn(curv);  // runs with the record readable; the stripe keeps it current
+      // Bytes of the current record are copied: once the lock is released
+      // the cleaner may move the record and free its chunk.
+      if (cur.loc && !d.bytes.empty()) {
+        const char* rec = reinterpret_cast<const char*>(cur.loc.rec);
+        if (d.bytes.data() >= rec && d.bytes.data() < rec + cur.span) {
+          thread_local std::string own;
+          own.assign(d.bytes);
+          d.bytes = own;
+        }
+      }
     }
     if (d.op == Decision::kKeep || (d.op == Decision::kRemoveKey && !cur.present)) {
       d.op = Decision::kKeep;
@@ -218,6 +230,7 @@ class MapCore final : public RecordLog::Owner {
     }
     uint64_t version = take_version(st);
     RecordLog::Loc loc = write(key, d, version);
+    Installing installing{log_, loc};
     install(k, loc, version, d.op != Decision::kRemoveKey);
     stripe.unlock();
     log_.maybe_clean(wants_sweep());
@@ -242,6 +255,7 @@ class MapCore final : public RecordLog::Owner {
     prefetch_slot(k);
     uint64_t version = take_version(st);
     RecordLog::Loc loc = write(key, d, version);
+    Installing installing{log_, loc};
     bool was = install(k, loc, version, /*present=*/true);
     stripe.unlock();
     log_.maybe_clean(wants_sweep());
@@ -344,17 +358,15 @@ class MapCore final : public RecordLog::Owner {
   MapValue value_at(const MapEntry& e) const { return value_of(&e); }
 
   // --- RecordLog::Owner -------------------------------------------------------------
-  // Under the key's stripe as well as the index lock: an update holds the
-  // stripe from its append to its install, and its record may be in the
-  // victim, sealed and cleaned before the install points the key at it.
-  // The stripe makes the cleaner wait for that install (and so relocate
-  // the record); without it the relocation failed, the victim was freed,
-  // and the install pointed the key into freed memory (the background
-  // cleaner's list test under ThreadSanitizer).
+  // Under the index lock alone. An update's record can be in a victim
+  // only once installed (RecordLog::installed: a chunk with a record
+  // appended and not yet installed is not cleaned; before that rule the
+  // relocation took the key's stripe to wait for the install, two lock
+  // lines per copied record). An update that installs after this
+  // relocation finds the copy and reports it dead.
   bool relocate(RecordLog::Loc from, RecordLog::Loc to, uint64_t hash) override {
     std::string_view key = decode_map_record(*from.rec, from.body()).key;
     Key k = hash != 0 ? Key{key, hash} : Index::key(key);
-    std::lock_guard stripe(stripe_for(k));
     typename Index::ExclusiveLock lock(index_, k);
     MapEntry* e;
     if constexpr (requires { index_.find_at(k, from); })
@@ -372,6 +384,7 @@ class MapCore final : public RecordLog::Owner {
   }
   uint64_t prefetch(RecordLog::Loc from) override {
     Key k = Index::key(decode_map_record(*from.rec, from.body()).key);
+    prefetch_index_lock(k);  // relocate writes it: asked for in that state
     prefetch_slot(k);
     return k.hash;
   }
@@ -454,6 +467,13 @@ class MapCore final : public RecordLog::Owner {
     }
     return v;
   }
+
+  // Reports an appended record installed (or abandoned, if install throws).
+  struct Installing {
+    RecordLog& log;
+    RecordLog::Loc loc;
+    ~Installing() { log.installed(loc); }
+  };
 
   struct alignas(64) Stripe {
     std::mutex mu;

@@ -98,8 +98,13 @@ struct RecordLog::Chunk {
   std::atomic<uint64_t> dead{0};    // bytes of superseded records
   std::atomic<bool> sealed{false};  // its lane has moved on: no more appends
   std::atomic<bool> queued{false};  // made a cleaning candidate (once)
-  uint64_t queued_at = 0;           // takes_ when it was (candidates_mu_)
-  Chunk* older = nullptr;           // chain neighbours (see link_head, unlink)
+  // Records appended (under the lane's lock) and installed by their owner
+  // (installed(), any thread): a chunk with records in between is not
+  // cleaned (see take_candidate).
+  std::atomic<uint32_t> appended{0};
+  std::atomic<uint32_t> installed{0};
+  uint64_t queued_at = 0;  // takes_ when it was (candidates_mu_)
+  Chunk* older = nullptr;  // chain neighbours (see link_head, unlink)
   Chunk* newer = nullptr;
   // Bit i: the record at byte 8*i is live (not reported dead), so the
   // cleaner tells live from dead records without asking the owner.
@@ -605,7 +610,7 @@ RecordLog::Loc RecordLog::append(uint32_t kind, uint64_t meta, uint64_t ref,
   h.meta = meta;
   seal_record(lane.cur->nonce, h, dst);
   Loc loc{reinterpret_cast<const RecordHeader*>(dst), lane.cur};
-  lane.cur->set_live(lane.pos);
+  uint64_t rec_pos = lane.pos;
   lane.pos += span;
   lane.cur->used.store(lane.pos, std::memory_order_release);
   Chunk* spare = lane.spare;
@@ -651,9 +656,17 @@ RecordLog::Loc RecordLog::append(uint32_t kind, uint64_t meta, uint64_t ref,
     step_ticket_.store(ticket.raw(), std::memory_order_relaxed);
     clean_state_.store(kPrepared, std::memory_order_release);
   }
+  // After the fence, still under the lane's lock (no one seals the chunk
+  // before): set_live is a locked instruction, and before the write-backs
+  // were issued it waited for the record's stores to reach the cache.
+  loc.chunk->set_live(rec_pos);
+  loc.chunk->appended.store(loc.chunk->appended.load(std::memory_order_relaxed) + 1,
+                            std::memory_order_relaxed);
   count_bytes(&Lane::pending_records, record_bytes_, static_cast<int64_t>(span));
   return loc;
 }
+
+void RecordLog::installed(Loc loc) { loc.chunk->installed.fetch_add(1, std::memory_order_release); }
 
 void RecordLog::count_bytes(std::atomic<int64_t> Lane::*pending, std::atomic<int64_t>& total,
                             int64_t n) {
@@ -735,8 +748,16 @@ RecordLog::Chunk* RecordLog::take_candidate() {
   size_t best = 0;
   double best_dead = -1;
   size_t sample = takes_ - candidates_.front()->queued_at > kMaxWait ? 1 : kSample;
+  bool found = false;
   for (size_t i = 0; i < std::min(sample, candidates_.size()); ++i) {
     const Chunk* c = candidates_[i];
+    // Not while an owner is yet to install one of its records: cleaned
+    // now, the record's copy would find its key not pointing to it (so
+    // dead), and the install would point the key into the freed chunk.
+    // Sealed, the chunk takes no more records, so the counts only meet.
+    if (c->installed.load(std::memory_order_acquire) != c->appended.load(std::memory_order_relaxed))
+      continue;
+    found = true;
     uint64_t used = c->used.load(std::memory_order_relaxed);
     double d = used == 0 ? 1.0
                          : static_cast<double>(c->dead.load(std::memory_order_relaxed)) /
@@ -746,6 +767,7 @@ RecordLog::Chunk* RecordLog::take_candidate() {
       best = i;
     }
   }
+  if (!found) return nullptr;
   // Erased in place, so the first few stay the oldest. (Swapped with the
   // last, the newest candidate took the victim's place among them, and a
   // chunk queued past the sample behind a steady stream of newer ones was

@@ -54,7 +54,11 @@
 // carry the same versions (the owner keeps one). Readers hold the owner's
 // per-key lock while they read a record, and repointing takes that lock, so
 // no reader is inside a chunk when it is freed (reclamation by lock, not by
-// epochs).
+// epochs). A record appended and not yet installed (the owner has not
+// pointed its index at it: installed()) keeps its chunk out of cleaning,
+// so the cleaner waits for no owner's lock: a copy of it would find its key
+// not pointing to it, count as dead, and the install would then point the
+// key into the freed chunk.
 //
 // Background cleaning (log_cleaner.h, opt-in): the step is not done
 // by an update but by the cleaner's thread, which takes the log when an
@@ -220,9 +224,12 @@ class RecordLog {
   // objects outside a block that are not durable yet, they are made durable
   // first (one more fence): a record must never reach the media before what
   // it references. Throws Error (kNoSpace) when the pool is full; the log is
-  // then unchanged.
+  // then unchanged. The owner calls installed(loc) once its index points
+  // to the record (or never will): until then the record's chunk is not
+  // cleaned, so the cleaner need not take the owner's locks to wait for it.
   Loc append(uint32_t kind, uint64_t meta, uint64_t ref,
              std::initializer_list<std::string_view> parts, Stream stream = Stream::kDefault);
+  void installed(Loc loc);
 
   // --- clean close and reopen without a scan ---------------------------------------
   // Finishes the cleaning step in progress and takes the last victim out of
