@@ -39,26 +39,21 @@ Ref<PStripedCounter> PStripedCounter::create(Store& s, uint64_t stripes) {
 }
 
 std::atomic_ref<uint64_t> PStripedCounter::stripe(uint64_t i) const {
-  return std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(tail_ptr() + i * kStripeBytes));
+  return std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(tail_ + i * kStripeBytes));
 }
 
-uint64_t PStripedCounter::get() const {
-  uint64_t n = raw().stripes, sum = 0;
-  for (uint64_t i = 0; i < n; ++i) sum += stripe(i).load(std::memory_order_seq_cst);
-  if (pending_.any()) {
-    store().pool().persister().pwb(tail_ptr(), n * kStripeBytes);
-    store().durable_fence();
-  }
-  return sum;
+void PStripedCounter::persist_stripes() const {
+  store().pool().persister().pwb(tail_, stripes_ * kStripeBytes);
+  store().durable_fence();
 }
 
 void PStripedCounter::increment() {
   static thread_local const uint64_t kThreadHash =
       std::hash<std::thread::id>{}(std::this_thread::get_id());
-  uint64_t i = kThreadHash % raw().stripes;
+  uint64_t i = kThreadHash % stripes_;
   PendingWrites::Scope scope(pending_);
   stripe(i).fetch_add(1, std::memory_order_seq_cst);
-  store().pool().persister().pwb(tail_ptr() + i * kStripeBytes, sizeof(uint64_t));
+  store().pool().persister().pwb(tail_ + i * kStripeBytes, sizeof(uint64_t));
   store().durable_fence();
 }
 

@@ -79,15 +79,34 @@ class PStripedCounter : public PObject<PStripedCounter, PStripedCounterData> {
   static constexpr std::string_view kClassName = "nvobj.PStripedCounter";
   static constexpr RefMap kRefs = ref_map<PStripedCounterData>();
   static constexpr uint64_t kStripeBytes = 64;
-  using PObject::PObject;
+  // The stripes' address and count are kept in the proxy: they never
+  // change, and a read then loads them without following store -> pool ->
+  // mapping (a volatile sum of 16 stripes took a quarter of the time).
+  PStripedCounter(Store& store, uint64_t offset)
+      : PObject(store, offset), tail_(tail_ptr()), stripes_(raw().stripes) {}
 
   static Ref<PStripedCounter> create(Store& s, uint64_t stripes = 16);
 
-  uint64_t get() const;
+  // Inline: a read is a load per stripe and a check of the in-flight
+  // writers.
+  uint64_t get() const {
+    // Copied first: an atomic load orders later loads, even of these.
+    char* const tail = tail_;
+    const uint64_t n = stripes_;
+    uint64_t sum = 0;
+    for (uint64_t i = 0; i < n; ++i)
+      sum += std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(tail + i * kStripeBytes))
+                 .load(std::memory_order_seq_cst);
+    if (pending_.any()) persist_stripes();  // the sum may include a write not durable yet
+    return sum;
+  }
   void increment();
 
  private:
   std::atomic_ref<uint64_t> stripe(uint64_t i) const;
+  void persist_stripes() const;
+  char* tail_;
+  uint64_t stripes_;
   mutable PendingWrites pending_;
 };
 
