@@ -216,8 +216,9 @@ class MapCore final : public RecordLog::Owner {
       // Bytes of the current record are copied: once the lock is released
       // the cleaner may move the record and free its chunk.
       if (cur.loc && !d.bytes.empty()) {
-        const char* rec = reinterpret_cast<const char*>(cur.loc.rec);
-        if (d.bytes.data() >= rec && d.bytes.data() < rec + cur.span) {
+        auto rec = reinterpret_cast<uintptr_t>(cur.loc.rec);
+        auto at = reinterpret_cast<uintptr_t>(d.bytes.data());
+        if (at >= rec && at < rec + cur.span) {
           thread_local std::string own;
           own.assign(d.bytes);
           d.bytes = own;
@@ -230,8 +231,10 @@ class MapCore final : public RecordLog::Owner {
     }
     uint64_t version = take_version(st);
     RecordLog::Loc loc = write(key, d, version);
-    Installing installing{log_, loc};
-    install(k, loc, version, d.op != Decision::kRemoveKey);
+    {
+      Installing installing{log_, loc};
+      install(k, loc, version, d.op != Decision::kRemoveKey);
+    }
     stripe.unlock();
     log_.maybe_clean(wants_sweep());
     return d;
@@ -255,8 +258,11 @@ class MapCore final : public RecordLog::Owner {
     prefetch_slot(k);
     uint64_t version = take_version(st);
     RecordLog::Loc loc = write(key, d, version);
-    Installing installing{log_, loc};
-    bool was = install(k, loc, version, /*present=*/true);
+    bool was;
+    {
+      Installing installing{log_, loc};
+      was = install(k, loc, version, /*present=*/true);
+    }
     stripe.unlock();
     log_.maybe_clean(wants_sweep());
     return was;

@@ -656,9 +656,12 @@ RecordLog::Loc RecordLog::append(uint32_t kind, uint64_t meta, uint64_t ref,
     step_ticket_.store(ticket.raw(), std::memory_order_relaxed);
     clean_state_.store(kPrepared, std::memory_order_release);
   }
-  // After the fence, still under the lane's lock (no one seals the chunk
-  // before): set_live is a locked instruction, and before the write-backs
-  // were issued it waited for the record's stores to reach the cache.
+  // After the fence: set_live is a locked instruction, and before the
+  // write-backs were issued it waited for the record's stores to reach the
+  // cache. Still under the lane's lock, so no cleaning step has looked at
+  // the chunk: only this lane's appends seal it, and if this one did (the
+  // side lane, whose chunk its own step's copies filled), every step takes
+  // the side lane's lock, which it holds.
   loc.chunk->set_live(rec_pos);
   loc.chunk->appended.store(loc.chunk->appended.load(std::memory_order_relaxed) + 1,
                             std::memory_order_relaxed);
