@@ -38,10 +38,6 @@ Ref<PStripedCounter> PStripedCounter::create(Store& s, uint64_t stripes) {
   return s.make_with_tail<PStripedCounter>(stripes * kStripeBytes, stripes);
 }
 
-std::atomic_ref<uint64_t> PStripedCounter::stripe(uint64_t i) const {
-  return std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(tail_ + i * kStripeBytes));
-}
-
 void PStripedCounter::persist_stripes() const {
   store().pool().persister().pwb(tail_, stripes_ * kStripeBytes);
   store().durable_fence();
@@ -52,7 +48,7 @@ void PStripedCounter::increment() {
       std::hash<std::thread::id>{}(std::this_thread::get_id());
   uint64_t i = kThreadHash % stripes_;
   PendingWrites::Scope scope(pending_);
-  stripe(i).fetch_add(1, std::memory_order_seq_cst);
+  stripe_at(tail_, i).fetch_add(1, std::memory_order_seq_cst);
   store().pool().persister().pwb(tail_ + i * kStripeBytes, sizeof(uint64_t));
   store().durable_fence();
 }

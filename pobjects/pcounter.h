@@ -94,16 +94,16 @@ class PStripedCounter : public PObject<PStripedCounter, PStripedCounterData> {
     char* const tail = tail_;
     const uint64_t n = stripes_;
     uint64_t sum = 0;
-    for (uint64_t i = 0; i < n; ++i)
-      sum += std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(tail + i * kStripeBytes))
-                 .load(std::memory_order_seq_cst);
+    for (uint64_t i = 0; i < n; ++i) sum += stripe_at(tail, i).load(std::memory_order_seq_cst);
     if (pending_.any()) persist_stripes();  // the sum may include a write not durable yet
     return sum;
   }
   void increment();
 
  private:
-  std::atomic_ref<uint64_t> stripe(uint64_t i) const;
+  static std::atomic_ref<uint64_t> stripe_at(char* tail, uint64_t i) {
+    return std::atomic_ref<uint64_t>(*reinterpret_cast<uint64_t*>(tail + i * kStripeBytes));
+  }
   void persist_stripes() const;
   char* tail_;
   uint64_t stripes_;

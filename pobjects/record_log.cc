@@ -111,18 +111,17 @@ struct RecordLog::Chunk {
   std::unique_ptr<std::atomic<uint64_t>[]> live;
 
   void init_live() { live.reset(new std::atomic<uint64_t>[(capacity / kRecordAlign + 63) / 64]()); }
-  void set_live(uint64_t pos) {
-    live[pos / kRecordAlign / 64].fetch_or(uint64_t{1} << (pos / kRecordAlign % 64),
-                                           std::memory_order_relaxed);
+  static uint64_t live_word(uint64_t pos) { return pos / kRecordAlign / 64; }
+  static uint64_t live_bit(uint64_t pos) { return uint64_t{1} << (pos / kRecordAlign % 64); }
+  void set_live(uint64_t pos) { set_live_bits(live_word(pos), live_bit(pos)); }
+  void set_live_bits(uint64_t word, uint64_t bits) {
+    live[word].fetch_or(bits, std::memory_order_relaxed);
   }
   void clear_live(uint64_t pos) {
-    live[pos / kRecordAlign / 64].fetch_and(~(uint64_t{1} << (pos / kRecordAlign % 64)),
-                                            std::memory_order_release);
+    live[live_word(pos)].fetch_and(~live_bit(pos), std::memory_order_release);
   }
   bool is_live(uint64_t pos) const {
-    return (live[pos / kRecordAlign / 64].load(std::memory_order_acquire) >>
-            (pos / kRecordAlign % 64)) &
-           1;
+    return (live[live_word(pos)].load(std::memory_order_acquire) & live_bit(pos)) != 0;
   }
 };
 
@@ -954,16 +953,15 @@ void RecordLog::copy_live(Lane& lane, Chunk* victim) {
     uint64_t word = 0;
     uint64_t bits = 0;
     void set(Chunk* c, uint64_t pos) {
-      uint64_t w = pos / kRecordAlign / 64;
-      if (c != chunk || w != word) {
+      if (c != chunk || Chunk::live_word(pos) != word) {
         flush();
         chunk = c;
-        word = w;
+        word = Chunk::live_word(pos);
       }
-      bits |= uint64_t{1} << (pos / kRecordAlign % 64);
+      bits |= Chunk::live_bit(pos);
     }
     void flush() {
-      if (bits != 0) chunk->live[word].fetch_or(bits, std::memory_order_relaxed);
+      if (bits != 0) chunk->set_live_bits(word, bits);
       bits = 0;
     }
   } live_bits;
