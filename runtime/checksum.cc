@@ -156,6 +156,16 @@ uint32_t crc32c(const void* data, size_t len, uint32_t crc) {
   return ~crc32c_sw(p, len, crc);
 }
 
+uint32_t crc32c2(const void* a, size_t alen, const void* b, size_t blen, uint32_t crc) {
+  const auto* pa = static_cast<const uint8_t*>(a);
+  const auto* pb = static_cast<const uint8_t*>(b);
+  crc = ~crc;
+#if defined(__x86_64__)
+  if (kHasSse42) return ~crc32c_hw(pb, blen, crc32c_hw(pa, alen, crc));
+#endif
+  return ~crc32c_sw(pb, blen, crc32c_sw(pa, alen, crc));
+}
+
 bool crc32c_is_hardware() { return kHasSse42; }
 
 }  // namespace nvobj
