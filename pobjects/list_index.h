@@ -182,8 +182,13 @@ class ListIndex {
   // again once it is in).
   size_t lower(std::string_view pos) const {
     uint64_t h = head_of(pos);
-    auto before = [h, pos](const Elem& a) {
+    bool short_pos = pos.size() <= 8;
+    auto before = [h, pos, short_pos](const Elem& a) {
       if (a.head != h) return a.head < h;
+      // Equal heads, an 8-byte element and pos of at most 8 bytes: pos
+      // is the element or a prefix of it, so the element is not before
+      // it (no string compare for the ends' own lookups).
+      if (short_pos && !a.long_pos) return false;
       char buf[8];
       return pos_view(a, buf) < pos;
     };

@@ -123,6 +123,7 @@ PList::PList(Store& store, uint64_t offset)
     : PObject(store, offset), core_(std::make_unique<Core>(store, raw().lanes)) {
   core_->make_own_key_hot();
   core_->order_versions_across_keys();  // trims compare versions of different keys
+  core_->owner_serialises_updates();    // every update holds shape_mu_
   bool found = false;
   std::string own;
   core_->read(kOwnKey, [&](const MapValue& v) {
@@ -195,7 +196,7 @@ void PList::for_each(const std::function<void(std::string_view)>& f) const {
 
 void PList::append(std::string_view value) {
   std::lock_guard lock(shape_mu_);
-  insert_at(size(), value);
+  insert_at(kAtEnd, value);
 }
 
 void PList::prepend(std::string_view value) {
@@ -220,6 +221,7 @@ bool PList::insert_at(uint64_t before, std::string_view value) {
   {
     ListIndex::SharedLock lock(core_->index());
     const ListIndex& ix = core_->index();
+    if (before == kAtEnd) before = ix.size();
     std::string a = before == 0 ? std::string() : ix.pos(before - 1);
     std::string b = before >= ix.size() ? std::string() : ix.pos(before);
     pos = position_between(a, b);

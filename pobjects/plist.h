@@ -112,7 +112,10 @@ class PList : public PObject<PList, DurableMapData> {
   static void encode_trims(const Trims& t, std::string* out);
   static bool decode_trims(std::string_view bytes, Trims* t);
   bool trimmed(std::string_view pos, uint64_t version) const;
-  bool insert_at(uint64_t before, std::string_view value);  // position between before-1 and before
+  // Inserts at a position between elements before-1 and before (kAtEnd:
+  // after the last).
+  bool insert_at(uint64_t before, std::string_view value);
+  static constexpr uint64_t kAtEnd = UINT64_MAX;
 
   std::unique_ptr<Core> core_;
   std::mutex shape_mu_;  // serialises updates

@@ -47,6 +47,7 @@ using nvobj::bench::BenchResult;
 
 // --only: the workloads to measure (all when empty).
 std::vector<std::string> only_workloads;
+std::string persist_mode_name = "emulated";  // "emulated-noop" under --persist noop
 constexpr const char* kSkipped = "skipped";
 
 // Runs op(thread, i) on `threads` threads for about `seconds`, in batches of
@@ -114,7 +115,7 @@ BenchResult measure(const std::string& workload, const std::string& name,
     r.backend += " (cleaner thread)";
   r.workload = workload;
   bool is_volatile = backend.starts_with("volatile");
-  r.mode = is_volatile ? "none" : "emulated";
+  r.mode = is_volatile ? "none" : persist_mode_name;
   r.threads = threads;
   std::vector<double> samples;
   uint64_t fences = counters.fences, wbs = counters.writebacks;
@@ -157,7 +158,14 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   app.add_option("--threads", thread_counts, "thread counts to measure")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
+  std::string persist = "pmem2";
+  app.add_option("--persist", persist,
+                 "pmem2 (write-backs and fences) or noop (none: what the types cost without "
+                 "persistence; mode reported as emulated-noop)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"pmem2", "noop"}));
   CLI11_PARSE(app, argc, argv);
+  if (persist == "noop") persist_mode_name = "emulated-noop";
   if (cleaner == "thread") nvobj::LogCleaner::set_mode(nvobj::BackgroundCleaning::kThread);
 
   std::string path = dir + "/nvobj-bench-types-" + std::to_string(::getpid()) + ".pool";
@@ -171,6 +179,14 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
     return 1;
   }
   nvobj::Store& s = **store;
+  if (persist == "noop") {
+    nvobj::PersistOptions po;
+    po.backend = nvobj::PersistBackend::kNoop;
+    if (nvobj::Status st = s.pool().set_persist_backend(po); !st.is_ok()) {
+      std::fprintf(stderr, "nvobj-bench-types: %s\n", st.to_string().c_str());
+      return 1;
+    }
+  }
   auto counter = nvobj::PCounter::create(s);
   auto striped = nvobj::PStripedCounter::create(s, 16);
   nvobj::failure_atomic([&] {
