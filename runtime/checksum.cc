@@ -6,6 +6,7 @@
 #if defined(__x86_64__)
 #include <cpuid.h>
 #include <nmmintrin.h>
+#include <wmmintrin.h>
 #endif
 
 namespace nvobj {
@@ -96,14 +97,67 @@ __attribute__((target("sse4.2"))) uint32_t crc32c_hw(const uint8_t* p, size_t le
   return static_cast<uint32_t>(crc32c_hw_serial(p, len, c));
 }
 
-bool detect_sse42() {
+bool has_cpu_feature(unsigned ecx_bit) {
   unsigned eax, ebx, ecx, edx;
   if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return false;
-  return (ecx & bit_SSE4_2) != 0;
+  return (ecx & ecx_bit) != 0;
 }
-const bool kHasSse42 = detect_sse42();
+const bool kHasSse42 = has_cpu_feature(bit_SSE4_2);
+const bool kHasClmul = kHasSse42 && has_cpu_feature(bit_PCLMUL);
 #else
 const bool kHasSse42 = false;
+const bool kHasClmul = false;
+#endif
+
+// Polynomials mod P in the CRC register's (reflected) form: bit i is the
+// coefficient of x^(31-i). a * b mod P, bit by bit (constants only).
+uint32_t multmodp(uint32_t a, uint32_t b) {
+  uint32_t p = 0;
+  for (uint32_t m = 1u << 31; m != 0; m >>= 1) {
+    if (a & m) p ^= b;
+    b = (b & 1) ? (b >> 1) ^ kPoly : b >> 1;
+  }
+  return p;
+}
+// x^e mod P.
+uint32_t xpow_modp(uint64_t e) {
+  uint32_t r = 1u << 31, x2 = 1u << 30;  // 1 and x^1
+  for (; e != 0; e >>= 1) {
+    if (e & 1) r = multmodp(r, x2);
+    x2 = multmodp(x2, x2);
+  }
+  return r;
+}
+
+#if defined(__x86_64__)
+// The register run over n zero bytes is the register times x^(8n) mod P.
+// A carry-less multiply of two registers a and b, fed to the crc32
+// instruction from 0, gives a * b * x^33 mod P (the 63-bit product is one
+// degree short of the 64 bits the instruction reads, which it then
+// multiplies by x^32); so multiplying by x^(8 * 2^k - 33) shifts by 2^k
+// bytes in a multiply and a crc32 (~10 cycles), from 37 constants that
+// stay in the cache, where the tables take 4 loads from 4 KB per bit.
+struct ClmulShifts {
+  uint32_t k[40] = {};  // k[i] = x^(8 * 2^i - 33) mod P, for i >= 3
+  ClmulShifts() {
+    for (int i = 3; i < 40; ++i) k[i] = xpow_modp((uint64_t{8} << i) - 33);
+  }
+};
+const ClmulShifts kClmulShifts;
+
+__attribute__((target("sse4.2,pclmul"))) uint32_t shift_zeros_clmul(uint32_t c, uint64_t n) {
+  if (n & 1) c = _mm_crc32_u8(c, 0);  // below 8 bytes the crc32 instruction itself
+  if (n & 2) c = _mm_crc32_u16(c, 0);
+  if (n & 4) c = _mm_crc32_u32(c, 0);
+  n >>= 3;
+  for (int i = 3; n != 0; ++i, n >>= 1) {
+    if ((n & 1) == 0) continue;
+    __m128i p = _mm_clmulepi64_si128(_mm_cvtsi32_si128(static_cast<int>(c)),
+                                     _mm_cvtsi32_si128(static_cast<int>(kClmulShifts.k[i])), 0);
+    c = static_cast<uint32_t>(_mm_crc32_u64(0, static_cast<uint64_t>(_mm_cvtsi128_si64(p))));
+  }
+  return c;
+}
 #endif
 
 // The CRC register run over 2^k zero bytes, for every k: a 32x32 bit matrix
@@ -133,18 +187,26 @@ struct PowerShifts {
 
 }  // namespace
 
+namespace detail {
+
+uint32_t crc32c_patch_tables(uint32_t crc, const uint8_t (&delta)[16], size_t len) {
+  static const PowerShifts shifts;
+  return crc ^ shifts.shift(crc32c_sw(delta, sizeof delta, 0), len - sizeof delta);
+}
+
+}  // namespace detail
+
 uint32_t crc32c_patch(uint32_t crc, const uint8_t (&delta)[16], size_t len) {
   // crc(M ^ D) = crc(M) ^ r(D) for messages of one length, where r is the
   // register run from 0 without the inversions: over D's 16 bytes, then
   // over the zeros that follow them.
-  static const PowerShifts shifts;
 #if defined(__x86_64__)
-  uint32_t r = kHasSse42 ? static_cast<uint32_t>(crc32c_hw_serial(delta, sizeof delta, 0))
-                         : crc32c_sw(delta, sizeof delta, 0);
-#else
-  uint32_t r = crc32c_sw(delta, sizeof delta, 0);
+  if (kHasClmul) {
+    auto r = static_cast<uint32_t>(crc32c_hw_serial(delta, sizeof delta, 0));
+    return crc ^ shift_zeros_clmul(r, len - sizeof delta);
+  }
 #endif
-  return crc ^ shifts.shift(r, len - sizeof delta);
+  return detail::crc32c_patch_tables(crc, delta, len);
 }
 
 uint32_t crc32c(const void* data, size_t len, uint32_t crc) {

@@ -24,6 +24,11 @@ uint32_t crc32c2(const void* a, size_t alen, const void* b, size_t blen, uint32_
 // of len, whatever len is, instead of a pass over the message.
 uint32_t crc32c_patch(uint32_t crc, const uint8_t (&delta)[16], size_t len);
 
+namespace detail {
+// crc32c_patch without the carry-less multiply (CPUs without it), for tests.
+uint32_t crc32c_patch_tables(uint32_t crc, const uint8_t (&delta)[16], size_t len);
+}  // namespace detail
+
 // True when crc32c uses the hardware instruction (reported by tools).
 bool crc32c_is_hardware();
 

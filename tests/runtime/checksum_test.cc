@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -141,6 +142,38 @@ TEST(RecordCrcTest, APatchedCopyMatchesAFreshSeal) {
     reseal_copy(from, to, sealed, patched.data());
     ASSERT_EQ(std::memcmp(fresh.data(), patched.data(), sizeof(RecordHeader)), 0) << len;
     ASSERT_EQ(valid_record_span(to, patched.data(), patched.size()), record_span(len)) << len;
+  }
+}
+
+// crc32c_patch against a pass over the whole message, for lengths that set
+// every bit up to 2^22 (the shift is done a set bit of the length at a
+// time), by the path this CPU takes and by the table path of CPUs
+// without a carry-less multiply.
+TEST(Crc32cPatchTest, MatchesARecomputationAtEveryBitOfTheLength) {
+  std::vector<uint8_t> msg((size_t{1} << 22) + 64);
+  uint64_t x = 0x2545F4914F6CDD1Du;
+  for (uint8_t& b : msg) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    b = static_cast<uint8_t>(x);
+  }
+  std::vector<size_t> lens = {16, 17, 23, 24, 31, 33, 63, 64, 65, 1000, 1056};
+  for (int k = 5; k <= 22; ++k) {
+    lens.push_back(size_t{1} << k);
+    lens.push_back((size_t{1} << k) + 16 + static_cast<size_t>(k));
+    lens.push_back((size_t{1} << k) - 1);
+  }
+  for (size_t len : lens) {
+    ASSERT_LE(len, msg.size());
+    uint8_t delta[16];
+    for (int i = 0; i < 16; ++i) delta[i] = static_cast<uint8_t>(0x5A ^ (i * 37) ^ len);
+    uint32_t before = crc32c(msg.data(), len);
+    std::vector<uint8_t> changed(msg.begin(), msg.begin() + static_cast<std::ptrdiff_t>(len));
+    for (int i = 0; i < 16; ++i) changed[static_cast<size_t>(i)] ^= delta[i];
+    uint32_t after = crc32c(changed.data(), len);
+    EXPECT_EQ(crc32c_patch(before, delta, len), after) << len;
+    EXPECT_EQ(detail::crc32c_patch_tables(before, delta, len), after) << len;
   }
 }
 
