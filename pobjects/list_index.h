@@ -34,11 +34,14 @@ namespace nvobj::detail {
 
 class ListIndex {
  public:
+  // No hash: lookups go by position, the tombstones' map hashes the string
+  // itself, and MapCore's stripes (what it would pick) are not taken for a
+  // list (its updates are serialised by PList).
   struct Key {
     std::string_view s;
     uint64_t hash;
   };
-  static Key key(std::string_view s) { return {s, std::hash<std::string_view>{}(s)}; }
+  static Key key(std::string_view s) { return {s, 0}; }
 
   struct Elem {
     uint64_t head = 0;                      // the position's first 8 bytes as a big-endian number

@@ -1,5 +1,6 @@
 #include "pobjects/plist.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 
@@ -51,8 +52,6 @@ std::string value_string(const MapValue& v) { return std::string(v.bytes); }
 // The list's own key (no position is empty).
 constexpr std::string_view kOwnKey = "";
 
-void put_u16(std::string* out, uint16_t v) { out->append(reinterpret_cast<const char*>(&v), 2); }
-void put_u64(std::string* out, uint64_t v) { out->append(reinterpret_cast<const char*>(&v), 8); }
 bool get_bytes(std::string_view* in, size_t n, std::string_view* out) {
   if (in->size() < n) return false;
   *out = in->substr(0, n);
@@ -71,16 +70,43 @@ bool get_int(std::string_view* in, T* v) {
 
 // Trims on media: u16 front count, u16 back count, then each point as u16
 // position length, the position, u64 version (little-endian).
-void PList::encode_trims(const Trims& t, std::string* out) {
-  out->clear();
-  put_u16(out, static_cast<uint16_t>(t.front.size()));
-  put_u16(out, static_cast<uint16_t>(t.back.size()));
-  for (const auto* side : {&t.front, &t.back})
-    for (const Trim& p : *side) {
-      put_u16(out, static_cast<uint16_t>(p.pos.size()));
-      out->append(p.pos);
-      put_u64(out, p.version);
-    }
+void PList::encode_trims(const Trims& t, std::string* out, const NewTrim& added) {
+  // The points of each end, with `added` applied to its end: the points it
+  // covers dropped, itself last. Sized first, then filled in place (an
+  // append per field cost more than the rest of the pop's bookkeeping).
+  auto kept = [&](bool front, const Trim& p) {
+    return front != added.front || !covers(added.front, added.pos, p.pos);
+  };
+  size_t bytes = 4, count[2] = {0, 0};
+  for (bool front : {true, false}) {
+    for (const Trim& p : front ? t.front : t.back)
+      if (kept(front, p)) {
+        ++count[front ? 0 : 1];
+        bytes += 2 + p.pos.size() + 8;
+      }
+  }
+  ++count[added.front ? 0 : 1];
+  bytes += 2 + added.pos.size() + 8;
+  out->resize(bytes);
+  char* at = out->data();
+  auto put = [&](const void* p, size_t n) {
+    std::memcpy(at, p, n);
+    at += n;
+  };
+  auto put_point = [&](std::string_view pos, uint64_t version) {
+    auto len = static_cast<uint16_t>(pos.size());
+    put(&len, 2);
+    put(pos.data(), pos.size());
+    put(&version, 8);
+  };
+  auto front_count = static_cast<uint16_t>(count[0]), back_count = static_cast<uint16_t>(count[1]);
+  put(&front_count, 2);
+  put(&back_count, 2);
+  for (bool front : {true, false}) {
+    for (const Trim& p : front ? t.front : t.back)
+      if (kept(front, p)) put_point(p.pos, p.version);
+    if (front == added.front) put_point(added.pos, added.version);
+  }
 }
 
 bool PList::decode_trims(std::string_view in, Trims* t) {
@@ -271,16 +297,20 @@ std::optional<std::string> PList::pop_end(bool front) {
   }
   // Every element written so far has a version below v (updates serialise
   // on shape_mu_), and none is beyond pos at this end: (pos, v) is true.
-  uint64_t v = core_->next_version();
-  Trims& next = next_trims_;
-  next = trims_;  // (copy-assigned: its vectors' and strings' memory is reused)
-  std::vector<Trim>& side = front ? next.front : next.back;
-  std::erase_if(side, [&](const Trim& t) { return front ? t.pos <= pos : t.pos >= pos; });
-  side.push_back({pos, v});
-  if (side.size() > kMaxTrims || pos.size() > UINT16_MAX) return remove_locked(front ? 0 : -1);
-  encode_trims(next, &encoded_trims_);
+  NewTrim added{front, pos, core_->next_version()};
+  std::vector<Trim>& side = front ? trims_.front : trims_.back;
+  auto covered = [&](const Trim& t) { return covers(front, pos, t.pos); };
+  size_t points =
+      side.size() + 1 - static_cast<size_t>(std::count_if(side.begin(), side.end(), covered));
+  if (points > kMaxTrims || pos.size() > UINT16_MAX) return remove_locked(front ? 0 : -1);
+  // Whatever may throw comes before the record: once it is durable, trims_
+  // must say what it says (the next pop's record is built from trims_).
+  side.reserve(side.size() + 1);
+  Trim point{pos, added.version};
+  encode_trims(trims_, &encoded_trims_, added);
   Ops::put(*core_, kOwnKey, encoded_trims_);  // durable: the pop is done
-  std::swap(trims_, next);
+  std::erase_if(side, covered);
+  side.push_back(std::move(point));
   core_->forget(pos);
   return value;
 }

@@ -109,7 +109,20 @@ class PList : public PObject<PList, DurableMapData> {
     std::vector<Trim> front, back;
   };
   static constexpr size_t kMaxTrims = 8;  // per end
-  static void encode_trims(const Trims& t, std::string* out);
+  // A pop's new point, at the front or the back.
+  struct NewTrim {
+    bool front;
+    std::string_view pos;
+    uint64_t version;
+  };
+  // Whether a new point at pos of that end makes the point at `old` redundant
+  // (no further in).
+  static bool covers(bool front, std::string_view pos, std::string_view old) {
+    return front ? old <= pos : old >= pos;
+  }
+  // The encoding of t with `added` applied (not changing t: the record
+  // comes first).
+  static void encode_trims(const Trims& t, std::string* out, const NewTrim& added);
   static bool decode_trims(std::string_view bytes, Trims* t);
   bool trimmed(std::string_view pos, uint64_t version) const;
   // Inserts at a position between elements before-1 and before (kAtEnd:
@@ -120,9 +133,7 @@ class PList : public PObject<PList, DurableMapData> {
   std::unique_ptr<Core> core_;
   std::mutex shape_mu_;  // serialises updates
   Trims trims_;          // as the list's own record holds them (under shape_mu_)
-  // A pop's next trims and their encoding, kept so that their memory is
-  // reused (under shape_mu_).
-  Trims next_trims_;
+  // A pop's encoded trims, kept so that its memory is reused (under shape_mu_).
   std::string encoded_trims_;
 };
 
