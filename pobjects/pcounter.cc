@@ -6,7 +6,7 @@
 namespace nvobj {
 
 void PCounter::persist_word() const {
-  store().pool().persister().pwb(&raw().value, sizeof(int64_t));
+  store().pool().persister().pwb(value_, sizeof(int64_t));
   store().durable_fence();
 }
 

@@ -34,7 +34,10 @@ class PCounter : public PObject<PCounter, PCounterData> {
  public:
   static constexpr std::string_view kClassName = "nvobj.PCounter";
   static constexpr RefMap kRefs = ref_map<PCounterData>();
-  using PObject::PObject;
+  // The word's address is kept in the proxy (it never moves): a read then
+  // loads it without following store -> pool -> mapping first.
+  PCounter(Store& store, uint64_t offset)
+      : PObject(store, offset), value_(const_cast<int64_t*>(&raw().value)) {}
 
   // A new counter (unpublished: store a reference to it somewhere durable).
   static Ref<PCounter> create(Store& s, int64_t initial = 0) { return s.make<PCounter>(initial); }
@@ -55,11 +58,10 @@ class PCounter : public PObject<PCounter, PCounterData> {
   bool compare_and_set(int64_t& expected, int64_t desired);
 
  private:
-  std::atomic_ref<int64_t> word() const {
-    return std::atomic_ref<int64_t>(const_cast<int64_t&>(raw().value));
-  }
+  std::atomic_ref<int64_t> word() const { return std::atomic_ref<int64_t>(*value_); }
   void persist_word() const;  // write back the word and fence
 
+  int64_t* value_;
   mutable PendingWrites pending_;
 };
 
