@@ -32,6 +32,7 @@
 #include <oneapi/tbb/spin_rw_mutex.h>
 
 #include "bench/common/bench_result.h"
+#include "bench/common/bench_store.h"
 #include "pobjects/log_cleaner.h"
 #include "pobjects/pcounter.h"
 #include "pobjects/phashmap.h"
@@ -169,24 +170,12 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   if (cleaner == "thread") nvobj::LogCleaner::set_mode(nvobj::BackgroundCleaning::kThread);
 
   std::string path = dir + "/nvobj-bench-types-" + std::to_string(::getpid()) + ".pool";
-  nvobj::StoreOptions o;
-  o.create.size = uint64_t{1} << 30;
-  o.create.mode = nvobj::Mode::kEmulated;
-  o.create.overwrite = true;
-  auto store = nvobj::create_store(path, o);
+  auto store = nvobj::bench::create_bench_store(path, persist == "noop");
   if (!store) {
     std::fprintf(stderr, "nvobj-bench-types: %s\n", store.status().to_string().c_str());
     return 1;
   }
   nvobj::Store& s = **store;
-  if (persist == "noop") {
-    nvobj::PersistOptions po;
-    po.backend = nvobj::PersistBackend::kNoop;
-    if (nvobj::Status st = s.pool().set_persist_backend(po); !st.is_ok()) {
-      std::fprintf(stderr, "nvobj-bench-types: %s\n", st.to_string().c_str());
-      return 1;
-    }
-  }
   auto counter = nvobj::PCounter::create(s);
   auto striped = nvobj::PStripedCounter::create(s, 16);
   nvobj::failure_atomic([&] {
