@@ -212,7 +212,7 @@ class MapCore final : public RecordLog::Owner {
         curv.present = true;
         curv.is_ref = cur.kind == kPutRef;
       }
-      d = fn(curv);  // runs with the record readable; the stripe keeps it current
+      d = fn(curv);  // runs with the record readable; the stripe (or the owner) keeps it current
       // Bytes of the current record are copied: once the lock is released
       // the cleaner may move the record and free its chunk.
       if (cur.loc && !d.bytes.empty()) {
@@ -287,8 +287,11 @@ class MapCore final : public RecordLog::Owner {
   void order_versions_across_keys() { global_versions_ = true; }
   // The owner serialises every update and forget() under a lock of its
   // own (PList's shape lock): the stripes, which only serialise updates of
-  // a key, are then not taken (two lock operations per update saved).
-  // Requires order_versions_across_keys(). Before the first update.
+  // a key, are then not taken (two lock operations per update saved), and
+  // versions are taken without a locked instruction. Before the first
+  // update. (The tombstone sweep, which may run beside updates, needs no
+  // stripe either: it drops a tombstone only after finding it unchanged
+  // under the index's exclusive lock, which installs take too.)
   void owner_serialises_updates() { owner_serialises_ = true; }
 
   // Drops key's present entry without writing a record, its record becoming
@@ -432,7 +435,8 @@ class MapCore final : public RecordLog::Owner {
   // Points k's entry at its new durable record (its stripe held): the old
   // record becomes dead. Returns whether the key was present before.
   bool install(const Key& k, RecordLog::Loc loc, uint64_t version, bool present) {
-    // Only holders of the stripe change or erase the entry, but it may have
+    // Only holders of the stripe (or of the owner's lock, for an owner that
+    // serialises its updates) change or erase the entry, but it may have
     // moved in the index since an earlier lookup: found again here.
     typename Index::ExclusiveLock lock(index_, k);
     MapEntry& e = index_.emplace(k, loc);  // one lookup: a new entry gets loc, no old one has it
