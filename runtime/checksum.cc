@@ -106,9 +106,9 @@ const bool kHasSse42 = has_cpu_feature(bit_SSE4_2);
 const bool kHasClmul = kHasSse42 && has_cpu_feature(bit_PCLMUL);
 #else
 const bool kHasSse42 = false;
-const bool kHasClmul = false;
 #endif
 
+#if defined(__x86_64__)
 // Polynomials mod P in the CRC register's (reflected) form: bit i is the
 // coefficient of x^(31-i). a * b mod P, bit by bit (constants only).
 uint32_t multmodp(uint32_t a, uint32_t b) {
@@ -129,7 +129,6 @@ uint32_t xpow_modp(uint64_t e) {
   return r;
 }
 
-#if defined(__x86_64__)
 // The register run over n zero bytes is the register times x^(8n) mod P.
 // A carry-less multiply of two registers a and b, fed to the crc32
 // instruction from 0, gives a * b * x^33 mod P (the 63-bit product is one

@@ -20,8 +20,9 @@ uint32_t crc32c2(const void* a, size_t alen, const void* b, size_t blen, uint32_
 
 // The crc32c of a message of `len` (>= 16) bytes that differs from one whose crc32c
 // is `crc` only in its first 16 bytes, by `delta` (XORed into them). CRC-32C
-// is affine in the message, so this costs a few table lookups per set bit
-// of len, whatever len is, instead of a pass over the message.
+// is affine in the message, so this costs a carry-less multiply (or, on CPUs
+// without one, a few table lookups) per set bit of len, whatever len is,
+// instead of a pass over the message.
 uint32_t crc32c_patch(uint32_t crc, const uint8_t (&delta)[16], size_t len);
 
 namespace detail {

@@ -11,6 +11,17 @@
 namespace nvobj {
 namespace {
 
+// xorshift64 bytes: the same data on every run.
+void fill_pseudo_random(void* p, size_t n, uint64_t x) {
+  auto* b = static_cast<unsigned char*>(p);
+  for (size_t i = 0; i < n; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    b[i] = static_cast<unsigned char>(x);
+  }
+}
+
 TEST(Crc32cTest, KnownVectors) {
   // RFC 3720 (iSCSI) test vectors.
   EXPECT_EQ(crc32c("", 0), 0u);
@@ -56,13 +67,7 @@ uint32_t reference_crc32c(const unsigned char* p, size_t len, uint32_t crc) {
 
 TEST(Crc32cTest, MatchesTheDefinitionForEveryLengthAlignmentAndSeed) {
   std::string buf(4096 + 16, '\0');
-  uint64_t x = 0x9E3779B97F4A7C15u;
-  for (char& c : buf) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    c = static_cast<char>(x);
-  }
+  fill_pseudo_random(buf.data(), buf.size(), 0x9E3779B97F4A7C15u);
   const auto* base = reinterpret_cast<const unsigned char*>(buf.data());
   for (size_t len : {0,   1,   7,   8,    63,   64,   191,  192,  193,  200, 767,
                      768, 769, 960, 1000, 1040, 1100, 2047, 2304, 3000, 4096}) {
@@ -151,13 +156,7 @@ TEST(RecordCrcTest, APatchedCopyMatchesAFreshSeal) {
 // without a carry-less multiply.
 TEST(Crc32cPatchTest, MatchesARecomputationAtEveryBitOfTheLength) {
   std::vector<uint8_t> msg((size_t{1} << 22) + 64);
-  uint64_t x = 0x2545F4914F6CDD1Du;
-  for (uint8_t& b : msg) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    b = static_cast<uint8_t>(x);
-  }
+  fill_pseudo_random(msg.data(), msg.size(), 0x2545F4914F6CDD1Du);
   std::vector<size_t> lens = {16, 17, 23, 24, 31, 33, 63, 64, 65, 1000, 1056};
   for (int k = 5; k <= 22; ++k) {
     lens.push_back(size_t{1} << k);
