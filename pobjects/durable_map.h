@@ -21,7 +21,8 @@ namespace nvobj {
 
 struct DurableMapData {
   uint64_t lanes;  // reference to the log's LogLanes object
-  uint64_t reserved[3];
+  uint64_t flags;  // what the object's tail holds (PList: kListHasEnds); 0 for the maps
+  uint64_t reserved[2];
 };
 static_assert(sizeof(DurableMapData) == 32);
 

@@ -279,6 +279,12 @@ class MapCore final : public RecordLog::Owner {
   // updates (PList): every record written before has a lower version, every
   // record written after a higher one.
   uint64_t next_version() const { return next_version_.load(std::memory_order_relaxed); }
+  // Every version from now on is at least v: for an owner whose durable
+  // state outside the log names versions (PList's ends), which recovery,
+  // seeing only the records left, could otherwise hand out again. At an open.
+  void versions_at_least(uint64_t v) {
+    if (version_bound() < v) start_versions_at(v);
+  }
   // Makes versions ordered across keys (for next_version()), as PList's
   // trims need. Otherwise a key's versions only grow within its stripe: a
   // version counter shared by every update is a cache line that moves

@@ -1,11 +1,13 @@
 #include "pobjects/plist.h"
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cstring>
 
 #include "pobjects/map_ops.h"
 #include "runtime/error.h"
+#include "runtime/group_commit.h"
 
 namespace nvobj {
 
@@ -65,6 +67,30 @@ bool get_int(std::string_view* in, T* v) {
   std::memcpy(v, b.data(), sizeof(T));
   return true;
 }
+
+// The ends in a list's tail: at the first line boundary.
+ListEnds* ends_in(char* tail) {
+  auto at = (reinterpret_cast<uintptr_t>(tail) + kCacheLine - 1) & ~uintptr_t{kCacheLine - 1};
+  return reinterpret_cast<ListEnds*>(at);
+}
+
+// A point's check: (pos, version) mixed (splitmix64's finaliser, twice).
+// A torn write leaves words of two points; only a pair that was written
+// together passes (but for a 2^-64 collision).
+uint64_t mix(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+uint64_t point_check(uint64_t pos, uint64_t version) {
+  return mix(mix(pos ^ 0x6e766f626a2d656eULL) + version);
+}
+
+// Single 8-byte stores (the unit a power failure does not tear).
+void store_word(uint64_t& w, uint64_t v) { std::atomic_ref(w).store(v, std::memory_order_relaxed); }
+uint64_t load_word(uint64_t& w) { return std::atomic_ref(w).load(std::memory_order_relaxed); }
 
 }  // namespace
 
@@ -128,6 +154,11 @@ bool PList::decode_trims(std::string_view in, Trims* t) {
 }
 
 bool PList::trimmed(std::string_view pos, uint64_t version) const {
+  if (version < all_before_) return true;
+  for (const Trim& t : end_points_[0])
+    if (pos <= t.pos && version < t.version) return true;
+  for (const Trim& t : end_points_[1])
+    if (pos >= t.pos && version < t.version) return true;
   for (const Trim& t : trims_.front)
     if (pos <= t.pos && version < t.version) return true;
   for (const Trim& t : trims_.back)
@@ -156,14 +187,82 @@ PList::PList(Store& store, uint64_t offset)
     found = v.present && !v.is_ref;
     if (found) own.assign(v.bytes);
   });
-  if (!found) return;
-  if (!decode_trims(own, &trims_))
+  if (found && !decode_trims(own, &trims_))
     throw Error(Status(StatusCode::kCorrupt, "PList: its trims record is malformed"));
+  load_ends();
+  if (!found && all_before_ == 0 && end_points_[0][0].version == 0 &&
+      end_points_[0][1].version == 0 && end_points_[1][0].version == 0 &&
+      end_points_[1][1].version == 0)
+    return;
   // A scan found every record of the log, the popped elements' too (an
   // index saved at a clean close holds none of them).
   core_->forget_if([&](std::string_view pos, const detail::MapEntry& e) {
     return !pos.empty() && trimmed(pos, e.version);
   });
+}
+
+void PList::load_ends() {
+  if ((raw().flags & kHasEnds) == 0) return;
+  ends_ = ends_in(tail_ptr());
+  all_before_ = load_word(ends_->all_before);
+  uint64_t newest = all_before_;
+  for (int end = 0; end < 2; ++end)
+    for (int x = 0; x < 2; ++x) {
+      ListEndPoint& p = (end == 0 ? ends_->front : ends_->back)[x];
+      uint64_t pos = load_word(p.pos), version = load_word(p.version);
+      if (version == 0 || load_word(p.check) != point_check(pos, version))
+        continue;  // none, or torn
+      end_points_[end][x] = Trim{std::string(reinterpret_cast<const char*>(&pos), 8), version};
+      newest = std::max(newest, version);
+    }
+  // A version handed out again would put a new element under an old point.
+  // Recovery starts above the log's newest record, which each lane's head
+  // chunk (never cleaned) keeps, and every point is at most one above the
+  // record before it; that is the log's policy, not its promise, so the
+  // points say so themselves.
+  core_->versions_at_least(newest);
+}
+
+int PList::free_entry(int end) const {
+  const Trim* e = end_points_[end];
+  auto implied = [&](int x) {
+    const Trim& p = e[x];
+    const Trim& other = e[1 - x];
+    return p.version <= all_before_ ||
+           (other.version >= p.version && covers(end == 0, other.pos, p.pos));
+  };
+  bool a = implied(0), b = implied(1);
+  if (a && b) return e[0].version <= e[1].version ? 0 : 1;
+  return a ? 0 : (b ? 1 : -1);
+}
+
+bool PList::pop_with_ends(bool front, std::string_view pos, bool last) {
+  // Every element written so far has a version below v (updates serialise
+  // on shape_mu_), and none is beyond pos at this end: (pos, v) is true,
+  // and so is "everything before v is gone" when pos held the last element.
+  uint64_t v = core_->next_version();
+  const Persister& persister = store().pool().persister();
+  if (last) {
+    store_word(ends_->all_before, v);
+    persister.pwb(&ends_->all_before, sizeof(uint64_t));
+    store().durable_fence();
+    all_before_ = v;
+    return true;
+  }
+  int end = front ? 0 : 1;
+  int x = free_entry(end);
+  if (x < 0) return false;
+  ListEndPoint& p = (front ? ends_->front : ends_->back)[x];
+  uint64_t raw;
+  std::memcpy(&raw, pos.data(), 8);
+  store_word(p.pos, raw);
+  store_word(p.version, v);
+  store_word(p.check, point_check(raw, v));
+  persister.pwb(&p, sizeof(p));
+  store().durable_fence();
+  end_points_[end][x].pos.assign(pos);
+  end_points_[end][x].version = v;
+  return true;
 }
 
 uint64_t PList::size() const {
@@ -173,7 +272,13 @@ uint64_t PList::size() const {
 
 Ref<PList> PList::create(Store& s) {
   uint64_t lanes = RecordLog::create(s);
-  return s.make_detached<PList>(0, lanes);
+  Ref<PList> l = s.make_detached<PList>(kTailBytes, lanes, kHasEnds);
+  // The ends start empty, durable with the object at this thread's next
+  // fence (before the proxy, which reads them, is made).
+  char* tail = s.pool().at<char>(l.offset()) + sizeof(DurableMapData);
+  std::memset(tail, 0, kTailBytes);
+  s.pool().persister().pwb(tail, kTailBytes);
+  return l;
 }
 
 int64_t PList::normalise(int64_t i, uint64_t n) const {
@@ -287,6 +392,7 @@ std::optional<std::string> PList::remove_locked(int64_t i) {
 
 std::optional<std::string> PList::pop_end(bool front) {
   std::string pos, value;
+  bool last;
   {
     ListIndex::SharedLock lock(core_->index());
     const ListIndex& ix = core_->index();
@@ -294,6 +400,12 @@ std::optional<std::string> PList::pop_end(bool front) {
     size_t k = front ? 0 : ix.size() - 1;
     pos = ix.pos(k);
     value = value_string(core_->value_at(ix.entry(k)));
+    last = ix.size() == 1;
+  }
+  if (ends_ != nullptr && pos.size() == 8 && !GroupCommit::deferring() &&
+      pop_with_ends(front, pos, last)) {
+    core_->forget(pos);
+    return value;
   }
   // Every element written so far has a version below v (updates serialise
   // on shape_mu_), and none is beyond pos at this end: (pos, v) is true.

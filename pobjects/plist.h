@@ -29,6 +29,18 @@
 // with a tombstone instead. Each pop still writes one record and fences
 // once; an open drops the elements the trims cover.
 //
+// Most pops write no record at all: the list's tail holds its *ends*
+// (ListEnds), two points per end in one cache line and a word "every
+// element written before version V is gone" set by the pop that empties
+// the list. A pop at a whole position writes a point over an entry that
+// the other entry (or that word) already implies, so a torn write loses
+// nothing durable: three stores, one line written back, one fence, no
+// checksummed record. Pops fall back to the trims record when neither
+// entry may go (the end moved back past both points), at a fractional
+// position, and in a group commit (whose updates of one list must become
+// durable as a prefix: a point outside the log could outlive the records
+// before it).
+//
 //   auto l = nvobj::PList::create(store);
 //   store.set_root("queue", l);
 //   l->append("a"); l->prepend("z");
@@ -51,11 +63,35 @@
 
 namespace nvobj {
 
+// On media: a point (q, V) of an end, as in the trims.
+struct ListEndPoint {
+  uint64_t pos;      // an 8-byte position (no fraction), its bytes as stored
+  uint64_t version;  // 0: no point
+  uint64_t check;    // of pos and version: a torn write fails it and is no point
+};
+static_assert(sizeof(ListEndPoint) == 24 && alignof(ListEndPoint) == 8);
+
+// On media, in a PList's tail at a 64-byte boundary: one line per end, so a
+// pop writes back one line.
+struct ListEnds {
+  uint64_t all_before;  // every element written before this version is gone
+  ListEndPoint front[2];
+  uint64_t pad0;
+  ListEndPoint back[2];
+  uint64_t pad1[2];
+};
+static_assert(sizeof(ListEnds) == 128 && offsetof(ListEnds, back) == 64);
+
 class PList : public PObject<PList, DurableMapData> {
   using Core = detail::MapCore<detail::ListIndex>;
 
  public:
   static constexpr std::string_view kClassName = "nvobj.PList";
+  // DurableMapData::flags: the tail holds ListEnds (lists made before it
+  // existed pop with the trims record only).
+  static constexpr uint64_t kHasEnds = 1;
+  // ListEnds and room to align it to a line (objects are 8-aligned).
+  static constexpr uint64_t kTailBytes = sizeof(ListEnds) + 56;
   static constexpr RefMap kRefs = ref_map<DurableMapData>({offsetof(DurableMapData, lanes)});
 
   PList(Store& store, uint64_t offset);
@@ -103,7 +139,7 @@ class PList : public PObject<PList, DurableMapData> {
   std::optional<std::string> pop_end(bool front);
   struct Trim {
     std::string pos;
-    uint64_t version;  // elements written before it (lower versions) are gone
+    uint64_t version = 0;  // elements written before it (lower versions) are gone
   };
   struct Trims {
     std::vector<Trim> front, back;
@@ -125,6 +161,14 @@ class PList : public PObject<PList, DurableMapData> {
   static void encode_trims(const Trims& t, std::string* out, const NewTrim& added);
   static bool decode_trims(std::string_view bytes, Trims* t);
   bool trimmed(std::string_view pos, uint64_t version) const;
+  // The ends: loads the valid points (at an open).
+  void load_ends();
+  // A pop's point (or the emptying word) written and fenced, if an entry
+  // may take it; false (nothing written) if the trims record must.
+  bool pop_with_ends(bool front, std::string_view pos, bool last);
+  // The entry of an end that the other one or all_before_ implies (the
+  // older if both do), or -1.
+  int free_entry(int end) const;
   // Inserts at a position between elements before-1 and before (kAtEnd:
   // after the last).
   bool insert_at(uint64_t before, std::string_view value);
@@ -133,6 +177,12 @@ class PList : public PObject<PList, DurableMapData> {
   std::unique_ptr<Core> core_;
   std::mutex shape_mu_;  // serialises updates
   Trims trims_;          // as the list's own record holds them (under shape_mu_)
+  // The ends in the pool (null for an older list) and what they hold
+  // durably (under shape_mu_): points [end][entry], end 0 the front; a
+  // point of version 0 is none.
+  ListEnds* ends_ = nullptr;
+  Trim end_points_[2][2];
+  uint64_t all_before_ = 0;
   // A pop's encoded trims, kept so that its memory is reused (under shape_mu_).
   std::string encoded_trims_;
 };

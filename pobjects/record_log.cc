@@ -418,15 +418,18 @@ RecordLog::Lane& RecordLog::pick_lane(std::unique_lock<std::mutex>& lock, Stream
 }
 
 uint64_t RecordLog::next_capacity(uint64_t span) const {
-  // About an eighth of the live records: the chunks a log keeps whatever
-  // it holds (each lane's head and spare) stay in proportion to it, from
-  // 1 KB for a map of one key to 128 KB per lane from 512 KB of records.
-  // (Sized by the previous chunk instead, a small map's chunks grew with
-  // every update of its few keys.)
+  // A sixteenth to an eighth of the live records: the chunks a log keeps
+  // whatever it holds (each lane's head and spare) stay in proportion to
+  // it, from 1 KB for a map of one key to 128 KB per lane from 1 MB of
+  // records. (Sized by the previous chunk instead, a small map's chunks grew
+  // with every update of its few keys.) Under the dead share that starts
+  // cleaning (15%), so that a queue's front chunk dies whole before its
+  // log is cleaned (with up to a quarter, a queue of 2,000 elements copied
+  // most of an element per pop).
   uint64_t records = total_records();
   uint64_t dead = total_dead();
   uint64_t live = records > dead ? records - dead : 0;
-  uint64_t total = std::clamp<uint64_t>(std::bit_ceil(live / 8 + 1), kMinChunk, kMaxChunk);
+  uint64_t total = std::clamp<uint64_t>(std::bit_ceil(live / 16 + 1), kMinChunk, kMaxChunk);
   if (uint64_t want = room_wanted_.load(std::memory_order_relaxed); want != 0)
     total = std::max(total, std::min(std::bit_ceil(want + kChunkOverhead), kMaxChunk));
   if (span + kChunkOverhead > total) {
@@ -909,12 +912,16 @@ void RecordLog::prepare_clean(Lane& lane) {
       victim->used.load(std::memory_order_acquire) - victim->dead.load(std::memory_order_relaxed);
   uint64_t room = lane.cur != nullptr ? lane.cur->capacity - lane.pos : 0;
   if (lane.spare != nullptr && lane.spare_linked) room += lane.spare->capacity;
-  if (live_bytes <= room || live_bytes > kMaxChunk - kChunkOverhead) {
+  bool oversized = live_bytes > kMaxChunk - kChunkOverhead;
+  if (live_bytes <= room || oversized) {
     try {
-      copy_live(lane, victim);
-      step_.victim = victim;
-      room_wanted_.store(0, std::memory_order_relaxed);
-      return;
+      uint64_t wanted = copy_live(lane, victim, /*must_fit=*/!oversized);
+      if (wanted == 0) {
+        step_.victim = victim;
+        room_wanted_.store(0, std::memory_order_relaxed);
+        return;
+      }
+      room_wanted_.store(wanted, std::memory_order_relaxed);
     } catch (const std::exception&) {
       // A full pool or no memory.
     }
@@ -931,7 +938,7 @@ void RecordLog::prepare_clean(Lane& lane) {
   push_candidate(victim);  // still queued: not pushed by maybe_queue again
 }
 
-void RecordLog::copy_live(Lane& lane, Chunk* victim) {
+uint64_t RecordLog::copy_live(Lane& lane, Chunk* victim, bool must_fit) {
   // Sealed: no one appends to it any more, and only the cleaner frees it.
   // The records below `used` were checked when written or recovered.
   uint64_t used = victim->used.load(std::memory_order_acquire);
@@ -939,6 +946,35 @@ void RecordLog::copy_live(Lane& lane, Chunk* victim) {
     Loc loc{reinterpret_cast<const RecordHeader*>(victim->tail + pos), victim};
     (victim->is_live(pos) ? step_.live : step_.gone).push_back(loc);
     pos += record_span(loc.rec->body_len);
+  }
+  if (must_fit) {
+    // The live bytes fitting the room is not enough: a record that does not
+    // fit the current chunk's last bytes goes to the spare, leaving them
+    // unused, and one that then fits neither would make a chunk (a fence).
+    // Placed as ensure_room will place them.
+    bool spare = lane.spare != nullptr && lane.spare_linked;
+    uint64_t pos = lane.pos, cap = lane.cur != nullptr ? lane.cur->capacity : 0;
+    uint64_t need = 0, largest = 0;
+    bool fits = true;
+    for (Loc from : step_.live) {
+      uint64_t span = record_span(from.rec->body_len);
+      need += span;
+      largest = std::max(largest, span);
+      if (pos + span <= cap) {
+        pos += span;
+      } else if (spare && span <= lane.spare->capacity) {
+        spare = false;
+        pos = span;
+        cap = lane.spare->capacity;
+      } else {
+        fits = false;
+      }
+    }
+    if (!fits) {
+      step_.live.clear();
+      step_.gone.clear();
+      return need + largest;  // what a chunk must hold for them, its end's waste included
+    }
   }
   // Not written back here but by append, in one run per chunk, after the
   // locked instructions (set_live's among them): see append.
@@ -985,6 +1021,7 @@ void RecordLog::copy_live(Lane& lane, Chunk* victim) {
   live_bits.flush();
   count_bytes(&Lane::pending_records, record_bytes_, static_cast<int64_t>(copied));
   copied_bytes_.fetch_add(copied, std::memory_order_relaxed);
+  return 0;
 }
 
 void RecordLog::write_back(const char* p, uint64_t n) {

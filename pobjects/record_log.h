@@ -336,8 +336,10 @@ class RecordLog {
   bool over_threshold(uint64_t times = 1) const;
   static bool dead_enough(const Chunk* c);  // at least victim_permille of it dead
   void prepare_clean(Lane& lane);
-  // Copies victim's live records after lane's last record, into step_.
-  void copy_live(Lane& lane, Chunk* victim);
+  // Copies victim's live records after lane's last record, into step_;
+  // returns 0. If must_fit and they would not all fit the lane's current
+  // chunk and linked spare, copies none and returns the room they want.
+  uint64_t copy_live(Lane& lane, Chunk* victim, bool must_fit);
   // Writes back the copies step_.runs holds (before the appender's fence).
   void write_back_copies();
   // Writes back now, or at the thread's group commit.

@@ -626,11 +626,16 @@ struct RealList {
 
 constexpr int kListInitial = 8;  // so that pops and sets have elements to work on
 
-std::vector<std::string> list_after(size_t ops) {
+// The list after `ops` operations of a workload (apply(model, i)).
+template <typename Apply>
+std::vector<std::string> model_after(size_t ops, Apply apply) {
   ListModel m;
   for (int i = 0; i < kListInitial; ++i) m.append(fmt::format("init{}", i));
-  for (size_t i = 0; i < ops; ++i) list_apply(m, i);
+  for (size_t i = 0; i < ops; ++i) apply(m, i);
   return {m.d.begin(), m.d.end()};
+}
+std::vector<std::string> list_after(size_t ops) {
+  return model_after(ops, [](ListModel& m, size_t i) { list_apply(m, i); });
 }
 
 // The list with kListInitial elements; cleaning and sweeping from the
@@ -670,6 +675,79 @@ Workload list_workload(size_t ops) {
           StatusCode::kCorrupt,
           fmt::format("list of {} elements matches neither {} nor {} completed operations",
                       got.size(), completed, completed + 1));
+    });
+  };
+  return w;
+}
+
+// After one more update of the recovered list: closes `s`, reopens the
+// image, and compares.
+Status reopened_list_is(Store& s, Pool& image, const std::vector<std::string>& want) {
+  if (Status st = s.close(); !st) return st;
+  auto again = attach_store(image, quiet_open());
+  if (!again) return again.status();
+  std::vector<std::string> reread = (*again)->root<PList>("list")->range(0, INT64_MAX);
+  if (Status st = (*again)->close(); !st) return st;
+  if (reread != want)
+    return Status(
+        StatusCode::kCorrupt,
+        fmt::format("after one more update and a reopen, the list has {} elements, not {}",
+                    reread.size(), want.size()));
+  return Status::ok();
+}
+
+// --- PList as a queue and a stack that drain: the ends --------------------------------
+//
+// Cycles of 5 pushes at both ends and 7 pops at both, which drain the
+// list (its 8 first elements within 4 cycles, then every cycle): the pops write the list's ends
+// (plist.h), their points overwrite each other, the last pop of a drain sets the emptying word, and
+// positions start again from 0 after it, behind the points. After the check, one more append and a
+// reopen: the new element must stay (the versions an open hands out must be above every point's,
+// even when the records that had those versions were cleaned away).
+
+void queue_apply(ListModel& m, PList* l, size_t i) {
+  size_t phase = i % 12;
+  std::string v = list_value(i);
+  if (phase < 5) {
+    bool back = i % 2 == 0;
+    if (l != nullptr) back ? l->append(v) : l->prepend(v);
+    back ? m.append(v) : m.prepend(v);
+    return;
+  }
+  bool front = i % 3 != 0;
+  if (l != nullptr) front ? (void)l->pop_front() : (void)l->pop_back();
+  front ? m.pop_front() : m.pop_back();
+}
+
+std::vector<std::string> queue_after(size_t ops) {
+  return model_after(ops, [](ListModel& m, size_t i) { queue_apply(m, nullptr, i); });
+}
+
+Workload queue_workload(size_t ops) {
+  auto session = std::make_shared<Session>();
+  Workload w;
+  w.name = "plist-queue";
+  w.pool_size = 8 << 20;
+  w.ops = ops;
+  w.setup = list_setup;
+  w.op = [session](Context& c, size_t i) {
+    ListModel ignored;
+    queue_apply(ignored, &*session->get(c.pool()).root<PList>("list"), i);
+  };
+  w.finish = [session](Context&) { session->close(); };
+  w.check = [ops](Pool& image, size_t completed) {
+    return with_recovered(image, [&](Store& s) -> Status {
+      auto list = s.root<PList>("list");
+      if (!list) return Status(StatusCode::kCorrupt, "the list root is gone");
+      std::vector<std::string> got = list->range(0, INT64_MAX);
+      if (got != queue_after(completed) && (completed == ops || got != queue_after(completed + 1)))
+        return Status(
+            StatusCode::kCorrupt,
+            fmt::format("queue of {} elements matches neither {} nor {} completed operations",
+                        got.size(), completed, completed + 1));
+      list->append("extra");
+      got.push_back("extra");
+      return reopened_list_is(s, image, got);
     });
   };
   return w;
@@ -792,18 +870,7 @@ Workload list_group_workload(size_t ops) {
       size_t extra = 7 * kBatch * ops + 1;
       RealList real{*list};
       list_apply(real, extra);
-      std::vector<std::string> want = apply(std::move(got), extra, extra + 1);
-      if (Status st = s.close(); !st) return st;
-      auto again = attach_store(image, quiet_open());
-      if (!again) return again.status();
-      std::vector<std::string> reread = (*again)->root<PList>("list")->range(0, INT64_MAX);
-      if (Status st = (*again)->close(); !st) return st;
-      if (reread != want)
-        return Status(StatusCode::kCorrupt,
-                      fmt::format("after one more update and a reopen, the list has {} elements, "
-                                  "not {}",
-                                  reread.size(), want.size()));
-      return Status::ok();
+      return reopened_list_is(s, image, apply(std::move(got), extra, extra + 1));
     });
   };
   return w;
@@ -968,15 +1035,18 @@ std::vector<Workload> store_workloads(int scale) {
           map_workload<PHashMap>("phashmap", 60 * s),
           map_workload<PTreeMap>("ptreemap", 60 * s),
           list_workload(60 * s),
+          queue_workload(66 * s),
           map_group_workload(36 * s),
           list_group_workload(36 * s),
           sorted_set_workload(60 * s),
           with_reopens(map_workload<PHashMap>("phashmap", 60 * s), 7),
           with_reopens(map_workload<PTreeMap>("ptreemap", 60 * s), 7),
           with_reopens(list_workload(60 * s), 7),
+          with_reopens(queue_workload(66 * s), 7),
           with_reopens(sorted_set_workload(60 * s), 7),
           with_background_cleaner(map_workload<PHashMap>("phashmap", 60 * s)),
           with_background_cleaner(list_workload(60 * s)),
+          with_background_cleaner(queue_workload(66 * s)),
           with_background_cleaner(map_group_workload(36 * s))};
 }
 
