@@ -12,6 +12,7 @@
 
 #include "pobjects/root_map.h"
 #include "recovery/store_open.h"
+#include "runtime/group_commit.h"
 #include "runtime/persist_stats.h"
 #include "tests/testing/temp_dir.h"
 
@@ -290,6 +291,106 @@ TEST_F(PListTest, AnEndWithTooManyTrimsPopsWithTombstones) {
   reopen_recovering(dir_, store_, list_);
   EXPECT_EQ(all(), std::vector<std::string>(model.begin(), model.end()));
   RecordLog::set_min_clean_bytes(RecordLog::kDefaultMinCleanBytes);
+}
+
+// A pop at a whole position writes the list's ends: no record, one line
+// written back, one fence. Pops in a group commit write the trims record
+// (a point outside the log could outlive the batch's earlier records).
+TEST_F(PListTest, PopsWriteTheEndsOneLineAndNoRecord) {
+  RecordLog::set_min_clean_bytes(UINT64_MAX);
+  for (int i = 0; i < 100; ++i) list_->append(fmt::format("e{}", i));
+  uint64_t records = list_->stats().record_bytes;
+  PersistCounters before = thread_persist_counters();
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_EQ(list_->pop_front(), fmt::format("e{}", i));
+    ASSERT_EQ(list_->pop_back(), fmt::format("e{}", 99 - i));
+  }
+  PersistCounters after = thread_persist_counters();
+  EXPECT_EQ(after.fences - before.fences, 80u);
+  EXPECT_EQ(after.writebacks - before.writebacks, 80u);
+  EXPECT_EQ(list_->stats().record_bytes, records);
+  {
+    GroupCommit batch;
+    EXPECT_EQ(list_->pop_front(), "e40");
+  }
+  EXPECT_GT(list_->stats().record_bytes, records);
+  reopen_recovering(dir_, store_, list_);
+  std::vector<std::string> want;
+  for (int i = 41; i < 60; ++i) want.push_back(fmt::format("e{}", i));
+  EXPECT_EQ(all(), want);
+  RecordLog::set_min_clean_bytes(RecordLog::kDefaultMinCleanBytes);
+}
+
+// Drained by pops at both ends, the list is empty after a crash, however
+// its ends' points lie; positions start again from 0 behind them, and
+// the new elements stay.
+TEST_F(PListTest, ADrainedListStaysEmptyAndItsNewElementsStay) {
+  std::deque<std::string> model;
+  for (int round = 0; round < 5; ++round) {
+    for (int i = 0; i < 30; ++i) {
+      std::string v = fmt::format("r{}.{}", round, i);
+      i % 3 == 0 ? list_->prepend(v) : list_->append(v);
+      i % 3 == 0 ? model.push_front(v) : model.push_back(v);
+    }
+    for (int i = 0; !model.empty(); ++i) {
+      bool front = i % 4 != 0;
+      EXPECT_EQ(front ? list_->pop_front() : list_->pop_back(),
+                front ? model.front() : model.back());
+      front ? model.pop_front() : model.pop_back();
+    }
+    EXPECT_EQ(list_->pop_front(), std::nullopt);
+    reopen_recovering(dir_, store_, list_);
+    EXPECT_EQ(all(), std::vector<std::string>{}) << "round " << round;
+  }
+  list_->append("after");
+  reopen_recovering(dir_, store_, list_);
+  EXPECT_EQ(all(), std::vector<std::string>{"after"});
+}
+
+// When the front moves back past both of its points (a newer point at a
+// lower position than an older one), neither entry may be overwritten:
+// the pop writes the trims record, and every point still counts.
+TEST_F(PListTest, AnEndMovedBackPastBothPointsPopsWithTheTrimsRecord) {
+  RecordLog::set_min_clean_bytes(UINT64_MAX);
+  for (int i = 0; i < 6; ++i) list_->append(fmt::format("e{}", i));  // majors 0..5
+  EXPECT_EQ(list_->pop_front(), "e0");                               // points (0, v) ...
+  EXPECT_EQ(list_->pop_front(), "e1");                               // ... and (1, v)
+  list_->prepend("x");                                               // at 1
+  EXPECT_EQ(list_->pop_front(), "x");                                // (1, v') over (0, v)
+  list_->prepend("y");                                               // at 1
+  list_->prepend("z");                                               // at 0
+  EXPECT_EQ(list_->pop_front(), "z");                                // (0, v'') over (1, v)
+  uint64_t records = list_->stats().record_bytes;
+  EXPECT_EQ(list_->pop_front(), "y");  // (1, v') and (0, v''): neither implies the other
+  EXPECT_GT(list_->stats().record_bytes, records);
+  reopen_recovering(dir_, store_, list_);
+  EXPECT_EQ(all(), (std::vector<std::string>{"e2", "e3", "e4", "e5"}));
+  RecordLog::set_min_clean_bytes(RecordLog::kDefaultMinCleanBytes);
+}
+
+// A list made before the ends existed (no flag, no tail) pops through its
+// trims record, across crashes.
+TEST_F(PListTest, AListWithoutEndsPopsThroughItsTrimsRecord) {
+  uint64_t lanes = RecordLog::create(*store_);
+  Ref<PList> old = store_->make_detached<PList>(0, lanes);
+  store_->set_root("l", old);
+  list_ = old;
+  std::deque<std::string> model;
+  for (int i = 0; i < 300; ++i) {
+    std::string v = fmt::format("v{}", i);
+    list_->append(v);
+    model.push_back(v);
+    if (i % 3 != 0) {
+      EXPECT_EQ(list_->pop_front(), model.front());
+      model.pop_front();
+    }
+  }
+  uint64_t records = list_->stats().record_bytes;
+  EXPECT_EQ(list_->pop_back(), model.back());
+  model.pop_back();
+  EXPECT_NE(list_->stats().record_bytes, records);
+  reopen_recovering(dir_, store_, list_);
+  EXPECT_EQ(all(), std::vector<std::string>(model.begin(), model.end()));
 }
 
 TEST_F(PListTest, OneFencePerUpdateNonePerRead) {
