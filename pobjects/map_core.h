@@ -447,7 +447,7 @@ class MapCore final : public RecordLog::Owner {
     typename Index::ExclusiveLock lock(index_, k);
     MapEntry& e = index_.emplace(k, loc);  // one lookup: a new entry gets loc, no old one has it
     bool found = !(e.loc == loc);
-    if (found) log_.dead(e.loc, e.span);
+    if (found) log_.dead(e.loc, e.span, /*hot=*/own_key_hot_ && k.s.empty());
     bool was_tomb = found && !e.present;
     e.loc = loc;
     e.version = version;

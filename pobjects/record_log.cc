@@ -93,11 +93,12 @@ struct RecordLog::Chunk {
   uint64_t capacity = 0;
   uint64_t nonce = 0;
   unsigned lane = 0;
-  size_t index = 0;                 // in chunks_
-  std::atomic<uint64_t> used{0};    // bytes of records (final once sealed)
-  std::atomic<uint64_t> dead{0};    // bytes of superseded records
-  std::atomic<bool> sealed{false};  // its lane has moved on: no more appends
-  std::atomic<bool> queued{false};  // made a cleaning candidate (once)
+  size_t index = 0;                   // in chunks_
+  std::atomic<uint64_t> used{0};      // bytes of records (final once sealed)
+  std::atomic<uint64_t> dead{0};      // bytes of superseded records
+  std::atomic<uint64_t> hot_dead{0};  // ... of them, hot records' (not in dead_bytes_)
+  std::atomic<bool> sealed{false};    // its lane has moved on: no more appends
+  std::atomic<bool> queued{false};    // made a cleaning candidate (once)
   // Records appended (under the lane's lock) and installed by their owner
   // (installed(), any thread): a chunk with records in between is not
   // cleaned (see take_candidate).
@@ -697,9 +698,14 @@ void RecordLog::set_cleaning_thresholds(uint64_t dead, uint64_t victim) {
   victim_permille.store(victim);
 }
 
-void RecordLog::dead(Loc loc, uint64_t span) {
+void RecordLog::dead(Loc loc, uint64_t span, bool hot) {
   loc.chunk->dead.fetch_add(span, std::memory_order_relaxed);
-  count_bytes(&Lane::pending_dead, dead_bytes_, static_cast<int64_t>(span));
+  if (hot) {
+    loc.chunk->hot_dead.fetch_add(span, std::memory_order_relaxed);
+    hot_dead_bytes_.fetch_add(static_cast<int64_t>(span), std::memory_order_relaxed);
+  } else {
+    count_bytes(&Lane::pending_dead, dead_bytes_, static_cast<int64_t>(span));
+  }
   maybe_queue(loc.chunk);
   // The last touch of the chunk: a cleaner that sees the bit cleared
   // (acquire) does not copy the record.
@@ -1108,8 +1114,10 @@ void RecordLog::free_chunk(Chunk* c) {
   // chunk's records may still be counted in a lane's pending bytes.)
   record_bytes_.fetch_sub(static_cast<int64_t>(c->used.load(std::memory_order_relaxed)),
                           std::memory_order_relaxed);
-  dead_bytes_.fetch_sub(static_cast<int64_t>(c->dead.load(std::memory_order_relaxed)),
+  uint64_t hot = c->hot_dead.load(std::memory_order_relaxed);
+  dead_bytes_.fetch_sub(static_cast<int64_t>(c->dead.load(std::memory_order_relaxed) - hot),
                         std::memory_order_relaxed);
+  hot_dead_bytes_.fetch_sub(static_cast<int64_t>(hot), std::memory_order_relaxed);
   store_.free_detached(c->off);
   delete c;
 }
@@ -1153,6 +1161,7 @@ RecordLog::Stats RecordLog::stats() const {
     records += lanes_[i].pending_records.load(std::memory_order_relaxed);
     dead += lanes_[i].pending_dead.load(std::memory_order_relaxed);
   }
+  dead += hot_dead_bytes_.load(std::memory_order_relaxed);
   s.record_bytes = static_cast<uint64_t>(std::max<int64_t>(records, 0));
   s.dead_bytes = static_cast<uint64_t>(std::max<int64_t>(dead, 0));
   s.cleanings = cleanings_.load(std::memory_order_relaxed);
