@@ -190,10 +190,10 @@ PList::PList(Store& store, uint64_t offset)
   if (found && !decode_trims(own, &trims_))
     throw Error(Status(StatusCode::kCorrupt, "PList: its trims record is malformed"));
   load_ends();
-  if (!found && all_before_ == 0 && end_points_[0][0].version == 0 &&
-      end_points_[0][1].version == 0 && end_points_[1][0].version == 0 &&
-      end_points_[1][1].version == 0)
-    return;
+  bool ends_trim = all_before_ != 0;
+  for (const auto& end : end_points_)
+    for (const Trim& p : end) ends_trim = ends_trim || p.version != 0;
+  if (!found && !ends_trim) return;
   // A scan found every record of the log, the popped elements' too (an
   // index saved at a clean close holds none of them).
   core_->forget_if([&](std::string_view pos, const detail::MapEntry& e) {

@@ -421,7 +421,7 @@ RecordLog::Lane& RecordLog::pick_lane(std::unique_lock<std::mutex>& lock, Stream
 uint64_t RecordLog::next_capacity(uint64_t span) const {
   // A sixteenth to an eighth of the live records: the chunks a log keeps
   // whatever it holds (each lane's head and spare) stay in proportion to
-  // it, from 1 KB for a map of one key to 128 KB per lane from 1 MB of
+  // it, from 1 KB for a map of one key to 128 KB per lane from 512 KB of
   // records. (Sized by the previous chunk instead, a small map's chunks grew
   // with every update of its few keys.) Under the dead share that starts
   // cleaning (15%), so that a queue's front chunk dies whole before its
