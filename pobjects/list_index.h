@@ -62,6 +62,7 @@ class ListIndex {
   class ExclusiveLock {
    public:
     ExclusiveLock(ListIndex& ix, const Key&) : lock_(ix.mu_, true) {}
+    explicit ExclusiveLock(ListIndex& ix) : lock_(ix.mu_, true) {}
 
    private:
     tbb::spin_rw_mutex::scoped_lock lock_;
@@ -137,6 +138,10 @@ class ListIndex {
   // The present elements in order; under the caller's SharedLock.
   size_t size() const { return elems_.size(); }
   const MapEntry& entry(size_t i) const { return elems_[i].e; }
+  // Element i's entry and its removal, by index (under an ExclusiveLock):
+  // for a caller that knows where the element is (PList's pops).
+  MapEntry& entry_at(size_t i) { return elems_[i].e; }
+  void erase_at(size_t i) { elems_.erase(i); }
   std::string pos(size_t i) const {
     char buf[8];
     return std::string(pos_view(elems_[i], buf));

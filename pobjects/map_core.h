@@ -314,6 +314,16 @@ class MapCore final : public RecordLog::Owner {
     size_.fetch_sub(1, std::memory_order_relaxed);
     return true;
   }
+  // forget() of element i of an index kept in order (PList's ends), found
+  // by the caller, whose lock keeps it there: no lookup.
+  void forget_at(size_t i) requires requires(Index& ix) { ix.erase_at(i); }
+  {
+    typename Index::ExclusiveLock lock(index_);
+    MapEntry& e = index_.entry_at(i);
+    log_.dead(e.loc, e.span);
+    index_.erase_at(i);
+    size_.fetch_sub(1, std::memory_order_relaxed);
+  }
   // forget() for every present key pred(key, entry) selects (at an open).
   template <typename Pred>
   void forget_if(Pred&& pred) {

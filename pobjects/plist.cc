@@ -392,19 +392,20 @@ std::optional<std::string> PList::remove_locked(int64_t i) {
 
 std::optional<std::string> PList::pop_end(bool front) {
   std::string pos, value;
+  size_t k;
   bool last;
   {
     ListIndex::SharedLock lock(core_->index());
     const ListIndex& ix = core_->index();
     if (ix.size() == 0) return std::nullopt;
-    size_t k = front ? 0 : ix.size() - 1;
+    k = front ? 0 : ix.size() - 1;
     pos = ix.pos(k);
     value = value_string(core_->value_at(ix.entry(k)));
     last = ix.size() == 1;
   }
   if (ends_ != nullptr && pos.size() == 8 && !GroupCommit::deferring() &&
       pop_with_ends(front, pos, last)) {
-    core_->forget(pos);
+    core_->forget_at(k);  // still element k: updates hold shape_mu_
     return value;
   }
   // Every element written so far has a version below v (updates serialise
@@ -423,7 +424,7 @@ std::optional<std::string> PList::pop_end(bool front) {
   Ops::put(*core_, kOwnKey, encoded_trims_);  // durable: the pop is done
   std::erase_if(side, covered);
   side.push_back(std::move(point));
-  core_->forget(pos);
+  core_->forget_at(k);  // the list's own record is no element: k is still pos
   return value;
 }
 
