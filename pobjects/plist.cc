@@ -154,16 +154,12 @@ bool PList::decode_trims(std::string_view in, Trims* t) {
 }
 
 bool PList::trimmed(std::string_view pos, uint64_t version) const {
-  if (version < all_before_) return true;
-  for (const Trim& t : end_points_[0])
-    if (pos <= t.pos && version < t.version) return true;
-  for (const Trim& t : end_points_[1])
-    if (pos >= t.pos && version < t.version) return true;
-  for (const Trim& t : trims_.front)
-    if (pos <= t.pos && version < t.version) return true;
-  for (const Trim& t : trims_.back)
-    if (pos >= t.pos && version < t.version) return true;
-  return false;
+  auto any = [&](bool front, const auto& points) {
+    return std::ranges::any_of(
+        points, [&](const Trim& t) { return covers(front, t.pos, pos) && version < t.version; });
+  };
+  return version < all_before_ || any(true, end_points_[0]) || any(false, end_points_[1]) ||
+         any(true, trims_.front) || any(false, trims_.back);
 }
 
 std::string PList::position_between(std::string_view a, std::string_view b) {

@@ -650,18 +650,28 @@ void list_setup(Pool& p) {
   });
 }
 
-Workload list_workload(size_t ops) {
+// A workload over the list of list_setup: run(list, i) is operation i;
+// the caller adds the check.
+template <typename Run>
+Workload plist_workload(std::string name, size_t ops, Run run) {
   auto session = std::make_shared<Session>();
   Workload w;
-  w.name = "plist";
+  w.name = std::move(name);
   w.pool_size = 8 << 20;
   w.ops = ops;
   w.setup = list_setup;
-  w.op = [session](Context& c, size_t i) {
-    RealList real{*session->get(c.pool()).root<PList>("list")};
-    list_apply(real, i);
+  w.op = [session, run](Context& c, size_t i) {
+    run(*session->get(c.pool()).root<PList>("list"), i);
   };
   w.finish = [session](Context&) { session->close(); };
+  return w;
+}
+
+Workload list_workload(size_t ops) {
+  Workload w = plist_workload("plist", ops, [](PList& l, size_t i) {
+    RealList real{l};
+    list_apply(real, i);
+  });
   w.check = [ops](Pool& image, size_t completed) {
     return with_recovered(image, [&](Store& s) -> Status {
       auto list = s.root<PList>("list");
@@ -724,17 +734,10 @@ std::vector<std::string> queue_after(size_t ops) {
 }
 
 Workload queue_workload(size_t ops) {
-  auto session = std::make_shared<Session>();
-  Workload w;
-  w.name = "plist-queue";
-  w.pool_size = 8 << 20;
-  w.ops = ops;
-  w.setup = list_setup;
-  w.op = [session](Context& c, size_t i) {
+  Workload w = plist_workload("plist-queue", ops, [](PList& l, size_t i) {
     ListModel ignored;
-    queue_apply(ignored, &*session->get(c.pool()).root<PList>("list"), i);
-  };
-  w.finish = [session](Context&) { session->close(); };
+    queue_apply(ignored, &l, i);
+  });
   w.check = [ops](Pool& image, size_t completed) {
     return with_recovered(image, [&](Store& s) -> Status {
       auto list = s.root<PList>("list");
@@ -839,18 +842,11 @@ Workload map_group_workload(size_t ops) {
 }
 
 Workload list_group_workload(size_t ops) {
-  auto session = std::make_shared<Session>();
-  Workload w;
-  w.name = "plist-group";
-  w.pool_size = 8 << 20;
-  w.ops = ops;
-  w.setup = list_setup;
-  w.op = [session](Context& c, size_t i) {
-    RealList real{*session->get(c.pool()).root<PList>("list")};
+  Workload w = plist_workload("plist-group", ops, [](PList& l, size_t i) {
+    RealList real{l};
     GroupCommit batch;
     for (size_t j = i * kBatch; j < (i + 1) * kBatch; ++j) list_apply(real, j);
-  };
-  w.finish = [session](Context&) { session->close(); };
+  });
   auto apply = [](std::vector<std::string> v, size_t from, size_t to) {
     ListModel m;
     m.d.assign(v.begin(), v.end());
