@@ -60,12 +60,12 @@ int main(int argc, char** argv) {
                  "the pool smaller, higher copies less (nvobj backend)")
       ->capture_default_str()
       ->check(CLI::Range(5, 80));
-  std::string cleaner = "inline";
+  std::string cleaner = "auto";
   app.add_option("--cleaner", cleaner,
-                 "inline: updates clean the logs; thread: a background thread does, for lower "
-                 "tail latency where a core is free for it (nvobj backend)")
+                 "inline: updates clean the logs; thread: a background thread does; auto: the "
+                 "thread while fewer threads write than there are cores (nvobj backend)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"inline", "thread"}));
+      ->check(CLI::IsMember({"inline", "thread", "auto"}));
   app.add_option("--backend", backend_name,
                  "nvobj|volatile|pmemobj-tx|fs (fs: --pool names a directory)")
       ->capture_default_str();
@@ -134,7 +134,7 @@ int main(int argc, char** argv) {
     // Chunks at least twice as dead (or halfway to all dead) are cleaned.
     nvobj::RecordLog::set_cleaning_thresholds(
         clean_at * 10, std::min(clean_at * 20, clean_at * 10 + (1000 - clean_at * 10) / 2));
-    if (cleaner == "thread") nvobj::LogCleaner::set_mode(nvobj::BackgroundCleaning::kThread);
+    nvobj::LogCleaner::set_mode(*nvobj::parse_background_cleaning(cleaner));
     nvobj::StoreOptions o;
     o.open.mode = *mode;
     o.open.max_size = *max_size;

@@ -1,24 +1,38 @@
 #include "pobjects/log_cleaner.h"
 
 #include <pthread.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <new>
 #include <stdexcept>
 #include <thread>
 
 #include "pobjects/record_log.h"
 #include "runtime/group_commit.h"
+#include "runtime/persist_stats.h"
 
 namespace nvobj {
 
 namespace {
 
-std::atomic<BackgroundCleaning> cleaning_mode{BackgroundCleaning::kOff};
+std::atomic<BackgroundCleaning> cleaning_mode{BackgroundCleaning::kAuto};
 
 // Steps one log gets before the others in the queue have their turn.
 constexpr size_t kStepsPerTurn = 16;
+
+// core_free()'s window, and how many of a thread's calls go by between its
+// looks at the clock.
+constexpr int64_t kCoreWindowNs = 1'000'000;
+constexpr uint32_t kCallsPerClockRead = 64;
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 }  // namespace
 
@@ -58,12 +72,73 @@ void LogCleaner::set_mode(BackgroundCleaning mode) {
 
 BackgroundCleaning LogCleaner::mode() { return cleaning_mode.load(std::memory_order_relaxed); }
 
+std::optional<BackgroundCleaning> parse_background_cleaning(std::string_view text) {
+  if (text == "inline" || text == "off") return BackgroundCleaning::kOff;
+  if (text == "thread") return BackgroundCleaning::kThread;
+  if (text == "auto") return BackgroundCleaning::kAuto;
+  return std::nullopt;
+}
+
+unsigned LogCleaner::usable_cpus() {
+  static const unsigned n = [] {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (::sched_getaffinity(0, sizeof(set), &set) == 0)
+      return static_cast<unsigned>(CPU_COUNT(&set));
+    return std::max(1u, std::thread::hardware_concurrency());
+  }();
+  return n;
+}
+
+bool LogCleaner::takes_steps() {
+  switch (mode()) {
+    case BackgroundCleaning::kOff: return false;
+    case BackgroundCleaning::kAuto: return core_free();
+    default: return true;
+  }
+}
+
+bool LogCleaner::core_free() {
+  LogCleaner& c = instance();
+  thread_local uint32_t calls = 0;
+  if (calls++ % kCallsPerClockRead == 0 &&
+      now_ns() - c.evaluated_at_ns_.load(std::memory_order_relaxed) >= kCoreWindowNs)
+    return evaluate_core_free();
+  return c.core_free_.load(std::memory_order_relaxed);
+}
+
+bool LogCleaner::evaluate_core_free() {
+  LogCleaner& c = instance();
+  std::unique_lock lock(c.eval_mu_, std::try_to_lock);
+  if (!lock.owns_lock()) return c.core_free_.load(std::memory_order_relaxed);  // being measured
+  c.evaluated_at_ns_.store(now_ns(), std::memory_order_relaxed);
+  // Live threads only: an exited writer's slot is gone from the list (and
+  // from fences_seen_ below).
+  std::vector<ThreadPersistCounters> threads = per_thread_persist_counters();
+  uint64_t cleaner = c.cleaner_thread_index_.load(std::memory_order_relaxed);
+  unsigned writers = 0;
+  std::unordered_map<uint64_t, uint64_t> seen;
+  for (const ThreadPersistCounters& t : threads) {
+    seen[t.thread_index] = t.counters.fences;
+    auto it = c.fences_seen_.find(t.thread_index);
+    if (t.thread_index != cleaner &&
+        t.counters.fences != (it == c.fences_seen_.end() ? 0 : it->second))
+      ++writers;
+  }
+  c.fences_seen_.swap(seen);
+  bool free = writers < usable_cpus();
+  c.core_free_.store(free, std::memory_order_relaxed);
+  return free;
+}
+
 void LogCleaner::request(RecordLog* log) {
   {
     std::lock_guard lock(mu_);
     if (log->bg_forgotten_) return;
     queue_.push_back(log);
-    if (mode() != BackgroundCleaning::kThread) return;
+    if (BackgroundCleaning m = mode();
+        m != BackgroundCleaning::kThread && m != BackgroundCleaning::kAuto)
+      return;
     if (!thread_started_) start_thread();
   }
   work_cv_.notify_one();
@@ -108,11 +183,19 @@ void LogCleaner::start_thread() {
 }
 
 void LogCleaner::loop() {
+  // Its fences are the cleaning's, not a writer's (core_free).
+  cleaner_thread_index_.store(detail::counter_slot().thread_index, std::memory_order_relaxed);
   std::unique_lock lock(mu_);
   for (;;) {
     // (Alive after a switch to kManual or kOff: queued logs wait for
-    // run_queued(), or for the next kThread request.)
-    work_cv_.wait(lock, [&] { return !queue_.empty() && mode() == BackgroundCleaning::kThread; });
+    // run_queued(), or for the next kThread or kAuto request. In kAuto it
+    // serves what is queued even once no core is free: the appenders stop
+    // queueing then.)
+    work_cv_.wait(lock, [&] {
+      BackgroundCleaning m = mode();
+      return !queue_.empty() &&
+             (m == BackgroundCleaning::kThread || m == BackgroundCleaning::kAuto);
+    });
     serve(lock);
   }
 }
@@ -129,8 +212,15 @@ size_t LogCleaner::serve(std::unique_lock<std::mutex>& lock) {
   lock.lock();
   current_ = nullptr;
   // Still due after its turn: back of the queue (its flag is still set, so
-  // its appenders do not queue it again).
-  if (more && !log->bg_forgotten_) queue_.push_back(log);
+  // its appenders do not queue it again). In kAuto without a free core the
+  // flag is cleared instead: its appenders clean it inline, or queue it
+  // again once a core is free.
+  if (more && !log->bg_forgotten_) {
+    if (mode() == BackgroundCleaning::kAuto && !core_free())
+      log->bg_requested_.store(false, std::memory_order_release);
+    else
+      queue_.push_back(log);
+  }
   idle_cv_.notify_all();
   return steps;
 }

@@ -12,13 +12,16 @@
 // to spare) costs latency, never unbounded space.
 //
 // It pays where a core is free for it: measured on 2 vCPUs (docs/types.md),
-// one writer's p99 halves and its mean gains a little, but the relocations
-// from another core move the index's lock lines back and forth (every
-// update's median cost rises), and with as many writers as cores the
-// cleaner's thread preempts them (p99 4x). So it is off by default.
+// one writer's mean and p99 drop (the cleaning leaves its path) for more
+// CPU in all (the relocations from another core move the index's lock
+// lines back and forth), but with as many writers as cores the cleaner's
+// thread preempts them (p99 4x). So by default (kAuto) the steps go to the
+// thread only while fewer threads write than the process has cores.
 //
 // Modes (process-wide, like the cleaning thresholds):
-//   kOff     appenders clean inline (the default);
+//   kAuto    the default: as kThread while a core is free for the cleaner
+//            (core_free()), as kOff otherwise;
+//   kOff     appenders clean inline;
 //   kThread  one thread, started at the first request, serves every log;
 //   kManual  requests wait until run_queued() runs them in the caller's
 //            thread (tests and the crash simulator drive the background
@@ -29,18 +32,25 @@
 #ifndef NVOBJ_POBJECTS_LOG_CLEANER_H_
 #define NVOBJ_POBJECTS_LOG_CLEANER_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <optional>
+#include <string_view>
+#include <unordered_map>
 
 namespace nvobj {
 
 class RecordLog;
 class Store;
 
-enum class BackgroundCleaning { kOff, kThread, kManual };
+enum class BackgroundCleaning { kOff, kThread, kManual, kAuto };
+
+// "inline" (or "off"), "thread" or "auto", as the binaries' --cleaner takes it.
+std::optional<BackgroundCleaning> parse_background_cleaning(std::string_view text);
 
 class LogCleaner {
  public:
@@ -48,6 +58,22 @@ class LogCleaner {
 
   static void set_mode(BackgroundCleaning mode);
   static BackgroundCleaning mode();
+  // Whether an appender hands a log due for cleaning to the cleaner now
+  // (instead of cleaning inline): kThread and kManual always, kAuto while
+  // core_free(), kOff never.
+  static bool takes_steps();
+  // kAuto's test: fewer threads than this process may run on (its CPU
+  // affinity) made updates durable in the last window (about a
+  // millisecond; the cleaner's own fences not counted). A thread that only
+  // reads is not seen: a reader beside one writer on two cores shares its
+  // core with the cleaner's steps. Cheap: mostly one relaxed load;
+  // evaluate_core_free() once per window.
+  static bool core_free();
+  // Takes the window's measure now (core_free() does when a window has
+  // passed): counts the threads whose fences moved since the last measure.
+  static bool evaluate_core_free();
+  // CPUs this process may run on (its affinity mask, read once).
+  static unsigned usable_cpus();
 
   // `log` is due for cleaning: it is queued (unless forgotten) and the
   // thread woken. The log's own flag keeps it from being queued over and
@@ -85,6 +111,14 @@ class LogCleaner {
   std::deque<RecordLog*> queue_;
   RecordLog* current_ = nullptr;  // being cleaned outside mu_
   bool thread_started_ = false;
+
+  // core_free()'s measure (under eval_mu_): each live thread's fences at
+  // the last one, and the cleaner thread's index (not a writer).
+  std::mutex eval_mu_;
+  std::unordered_map<uint64_t, uint64_t> fences_seen_;
+  std::atomic<uint64_t> cleaner_thread_index_{UINT64_MAX};
+  std::atomic<int64_t> evaluated_at_ns_{INT64_MIN / 2};
+  std::atomic<bool> core_free_{true};
 };
 
 }  // namespace nvobj

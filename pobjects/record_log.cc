@@ -797,9 +797,7 @@ bool RecordLog::clean_due() const {
   return candidate_count_.load(std::memory_order_relaxed) != 0 && over_threshold();
 }
 
-bool RecordLog::cleans_inline() const {
-  return LogCleaner::mode() == BackgroundCleaning::kOff || over_threshold(2);
-}
+bool RecordLog::cleans_inline() const { return over_threshold(2) || !LogCleaner::takes_steps(); }
 
 void RecordLog::stop_background() {
   if (bg_used_.load(std::memory_order_relaxed)) LogCleaner::instance().forget(this);
@@ -854,7 +852,7 @@ bool RecordLog::over_threshold(uint64_t times) const {
 
 void RecordLog::maybe_clean(bool owner_work) {
   if (LogCleaner::mode() != BackgroundCleaning::kOff && clean_due() &&
-      !bg_requested_.load(std::memory_order_relaxed) &&
+      !bg_requested_.load(std::memory_order_relaxed) && LogCleaner::takes_steps() &&
       !bg_requested_.exchange(true, std::memory_order_acq_rel)) {
     bg_used_.store(true, std::memory_order_relaxed);
     LogCleaner::instance().request(this);

@@ -38,17 +38,19 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   app.add_option("--dist", dist, "uniform|zipfian")->capture_default_str();
   app.add_option("--dir", dir, "directory of the pool (tmpfs: emulated mode)");
   app.add_flag("--no-clean", no_clean, "never clean (space grows)");
-  std::string cleaner = "inline";
-  app.add_option("--cleaner", cleaner, "inline (the updates clean) or thread (background cleaning)")
+  std::string cleaner = "auto";
+  app.add_option("--cleaner", cleaner,
+                 "inline (the updates clean), thread (background cleaning) or auto (the "
+                 "library's default: the thread while fewer threads write than there are cores)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"inline", "thread"}));
+      ->check(CLI::IsMember({"inline", "thread", "auto"}));
   app.add_flag("--callgrind", callgrind, "instrument only the updates (under callgrind)");
   CLI11_PARSE(app, argc, argv);
   if (dist != "uniform" && dist != "zipfian") {
     std::fprintf(stderr, "nvobj-bench-cleaner: --dist is uniform or zipfian\n");
     return 2;
   }
-  if (cleaner == "thread") nvobj::LogCleaner::set_mode(nvobj::BackgroundCleaning::kThread);
+  nvobj::LogCleaner::set_mode(*nvobj::parse_background_cleaning(cleaner));
   if (no_clean) nvobj::RecordLog::set_min_clean_bytes(UINT64_MAX);
 
   std::string path = dir + "/nvobj-bench-cleaner.pool";

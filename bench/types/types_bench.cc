@@ -111,9 +111,11 @@ BenchResult measure(const std::string& workload, const std::string& name,
   BenchResult r;
   r.name = name;
   r.backend = backend;
-  if (nvobj::LogCleaner::mode() == nvobj::BackgroundCleaning::kThread &&
-      !backend.starts_with("volatile"))
-    r.backend += " (cleaner thread)";
+  // The library's default (kAuto) unnamed.
+  if (nvobj::BackgroundCleaning m = nvobj::LogCleaner::mode();
+      m != nvobj::BackgroundCleaning::kAuto && !backend.starts_with("volatile"))
+    r.backend +=
+        m == nvobj::BackgroundCleaning::kThread ? " (cleaner thread)" : " (cleaner inline)";
   r.workload = workload;
   bool is_volatile = backend.starts_with("volatile");
   r.mode = is_volatile ? "none" : persist_mode_name;
@@ -149,12 +151,13 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   app.add_option("--only", only_workloads,
                  "measure only these workloads: counter, map, ordered map, list (the space "
                  "and reopen figures are always taken)");
-  std::string cleaner = "inline";
+  std::string cleaner = "auto";
   app.add_option("--cleaner", cleaner,
-                 "inline (updates clean their logs) or thread (the background cleaner, "
-                 "pobjects/log_cleaner.h)")
+                 "inline (updates clean their logs), thread (the background cleaner, "
+                 "pobjects/log_cleaner.h) or auto (the library's default: the thread while "
+                 "fewer threads write than there are cores)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"inline", "thread"}));
+      ->check(CLI::IsMember({"inline", "thread", "auto"}));
   std::vector<int> thread_counts = {1, 2};
   app.add_option("--threads", thread_counts, "thread counts to measure")
       ->capture_default_str()
@@ -167,7 +170,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
       ->check(CLI::IsMember({"pmem2", "noop"}));
   CLI11_PARSE(app, argc, argv);
   if (persist == "noop") persist_mode_name = "emulated-noop";
-  if (cleaner == "thread") nvobj::LogCleaner::set_mode(nvobj::BackgroundCleaning::kThread);
+  nvobj::LogCleaner::set_mode(*nvobj::parse_background_cleaning(cleaner));
 
   std::string path = dir + "/nvobj-bench-types-" + std::to_string(::getpid()) + ".pool";
   auto store = nvobj::bench::create_bench_store(path, persist == "noop");
@@ -283,11 +286,12 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   nvobj::MapStats ms = pmap->stats();
   std::printf(
       "PHashMap after the map cases: %llu keys, %llu chunks, %.1f MiB of chunks, %.0f%% dead, %llu "
-      "cleanings\n",
+      "cleanings (%llu by the cleaner's thread)\n",
       static_cast<unsigned long long>(ms.size), static_cast<unsigned long long>(ms.chunks),
       static_cast<double>(ms.pool_bytes) / (1 << 20),
       100.0 * static_cast<double>(ms.dead_bytes) / static_cast<double>(ms.record_bytes),
-      static_cast<unsigned long long>(ms.cleanings));
+      static_cast<unsigned long long>(ms.cleanings),
+      static_cast<unsigned long long>(ms.background_cleanings));
 
   // --- ordered map: PTreeMap against std::map under a reader-writer lock ----
   {

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <latch>
 #include <map>
 #include <random>
 #include <string>
@@ -281,6 +282,67 @@ TEST_F(LogCleanerTest, AForkedChildCleansWithAThreadOfItsOwn) {
   EXPECT_EQ(WEXITSTATUS(status), 0);
   for (uint64_t i = 0; i < 5000; ++i) map_->put(fmt::format("k{}", i % 100), value(i + 1));
   EXPECT_EQ(map_->get("k99"), value(5000));
+}
+
+TEST(LogCleanerModeTest, TheBinariesCleanerOptionsParse) {
+  EXPECT_EQ(parse_background_cleaning("inline"), BackgroundCleaning::kOff);
+  EXPECT_EQ(parse_background_cleaning("off"), BackgroundCleaning::kOff);
+  EXPECT_EQ(parse_background_cleaning("thread"), BackgroundCleaning::kThread);
+  EXPECT_EQ(parse_background_cleaning("auto"), BackgroundCleaning::kAuto);
+  EXPECT_EQ(parse_background_cleaning("Auto"), std::nullopt);
+  EXPECT_EQ(parse_background_cleaning(""), std::nullopt);
+}
+
+// kAuto's measure: a core is free while fewer threads fence than the
+// process may run on. One writer leaves one free (on two or more CPUs);
+// as many writers as CPUs leave none. Each writer stays alive until the
+// measure is taken (an exited thread's counters are no longer seen).
+TEST_F(LogCleanerTest, AutoSeesACoreFreeBesideFewerWritersThanCpus) {
+  if (LogCleaner::usable_cpus() < 2) GTEST_SKIP() << "one CPU: never a core free";
+  LogCleaner::evaluate_core_free();  // the window starts here
+  map_->put("a", "1");               // this thread fences
+  EXPECT_TRUE(LogCleaner::evaluate_core_free());
+  EXPECT_TRUE(LogCleaner::core_free());
+  // No fence since: no writer at all.
+  EXPECT_TRUE(LogCleaner::evaluate_core_free());
+}
+
+TEST_F(LogCleanerTest, AutoSeesNoCoreFreeWhenEveryCpuHasAWriter) {
+  const unsigned n = LogCleaner::usable_cpus();
+  LogCleaner::evaluate_core_free();
+  std::latch wrote(n), measured(1);
+  std::vector<std::thread> writers;
+  for (unsigned t = 0; t < n; ++t)
+    writers.emplace_back([&, t] {
+      map_->put(fmt::format("w{}", t), "v");
+      wrote.count_down();
+      measured.wait();
+    });
+  wrote.wait();
+  bool free = LogCleaner::evaluate_core_free();
+  measured.count_down();
+  for (auto& w : writers) w.join();
+  EXPECT_FALSE(free);
+  EXPECT_FALSE(LogCleaner::core_free());
+  // The writers are gone, this thread did not fence: free again.
+  EXPECT_TRUE(LogCleaner::evaluate_core_free());
+}
+
+// One writer in kAuto on two or more CPUs: the cleaning goes to the
+// cleaner's thread, and the map is exact, after a crash too.
+TEST_F(LogCleanerTest, AutoHandsTheCleaningToTheThreadBesideOneWriter) {
+  if (LogCleaner::usable_cpus() < 2) GTEST_SKIP() << "one CPU: kAuto cleans inline";
+  LogCleaner::set_mode(BackgroundCleaning::kAuto);
+  std::map<std::string, std::string> want;
+  for (uint64_t i = 0; i < 40000; ++i) {
+    std::string k = fmt::format("k{}", i % 300);
+    map_->put(k, value(i));
+    want[k] = value(i);
+  }
+  EXPECT_GT(map_->stats().background_cleanings, 0u);
+  expect_map(want);
+  reopen_recovering();
+  expect_map(want);
 }
 
 // A list's queue with the cleaner's thread: the pops' trims go to the side
