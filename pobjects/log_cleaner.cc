@@ -63,6 +63,13 @@ void LogCleaner::after_fork_in_child() {
   for (RecordLog* log : queue_) log->bg_requested_.store(false, std::memory_order_relaxed);
   queue_.clear();
   thread_started_ = false;
+  // core_free()'s measure: a parent's thread may have held its mutex (it
+  // is only ever tried, never waited for). The parent's other threads are
+  // still listed in the child's counters but their fences no longer move,
+  // so from the child's second measure on they are not counted; a fresh
+  // measure is due at once.
+  new (&eval_mu_) std::mutex;
+  evaluated_at_ns_.store(INT64_MIN / 2, std::memory_order_relaxed);
   mu_.unlock();
 }
 

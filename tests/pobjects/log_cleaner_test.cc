@@ -345,6 +345,47 @@ TEST_F(LogCleanerTest, AutoHandsTheCleaningToTheThreadBesideOneWriter) {
   expect_map(want);
 }
 
+// kAuto across a fork: the child measures its own threads (the parent's
+// fence no more there) and hands its cleaning to a thread of its own.
+TEST_F(LogCleanerTest, AForkedChildInAutoModeCleansOnAThreadOfItsOwn) {
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "ThreadSanitizer does not support threads started after a multi-threaded fork";
+#endif
+  if (LogCleaner::usable_cpus() < 2) GTEST_SKIP() << "one CPU: kAuto cleans inline";
+  LogCleaner::set_mode(BackgroundCleaning::kAuto);
+  for (uint64_t i = 0; i < 20000; ++i) map_->put(fmt::format("k{}", i % 100), value(i));
+  ASSERT_GT(map_->stats().background_cleanings, 0u);  // the parent's cleaner has started
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    map_ = {};
+    (void)store_.release();
+    // The parent's threads are listed here but fence no more: from the
+    // second measure on, no writer is seen.
+    LogCleaner::evaluate_core_free();
+    bool ok = LogCleaner::evaluate_core_free();
+    {
+      StoreOptions o;
+      o.create.size = 64 << 20;
+      o.create.mode = Mode::kEmulated;
+      auto s = create_store(dir_.file("child.pool"), o);
+      ok = ok && s.is_ok();
+      if (ok) {
+        auto m = PHashMap::create(**s);
+        (*s)->set_root("m", m);
+        for (uint64_t i = 0; i < 20000; ++i) m->put(fmt::format("k{}", i % 100), value(i));
+        ok = m->size() == 100 && m->get("k99") == value(19999) &&
+             m->stats().background_cleanings > 0;
+      }
+    }
+    ::_exit(ok ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
 // A list's queue with the cleaner's thread: the pops' trims go to the side
 // lane, where the cleaner's copies go too, so a trims record just appended
 // (not yet installed) is often in the victim: the cleaner must wait for its
