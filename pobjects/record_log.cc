@@ -17,6 +17,7 @@
 
 #include "pobjects/log_cleaner.h"
 #include "runtime/error.h"
+#include "runtime/heap.h"
 
 namespace nvobj {
 
@@ -40,9 +41,17 @@ std::atomic<uint64_t> victim_permille{kDefaultVictimPermille};
 // clean from 5% dead and chunks from the default 30%, whatever the
 // configured thresholds (nvobj-dso cleans at 30%): a full pool gets back
 // nearly all its dead space, space being worth more than copying then.
-// Cleared by a log that makes a chunk again with no more than 5% dead.
-// Process-wide, as the thresholds are.
+// Cleared by a cleaning step that leaves its log with no more than 5% dead
+// and the pool with an eighth of its heap free (kRoomShare). (Until
+// 2026-12-07 a log that made a chunk with no more than 5% dead cleared
+// it: a delete's small record got a chunk while the deleted values had
+// not died past 5% yet, the threshold went back to 30%, and their space,
+// which only cleaning returns, never came back: DsoServerTest.
+// FullPoolRefusesWritesWithOomAndKeepsAcknowledgedData failed whenever the
+// chunk came at that moment, and a cleaning step that took a log below 5%
+// while deletes went on did the same.) Process-wide, as the thresholds are.
 std::atomic<bool> space_short{false};
+constexpr uint64_t kRoomShare = 8;  // the pool has room again: 1/kRoomShare of its heap free
 
 uint64_t effective(const std::atomic<uint64_t>& permille, uint64_t when_short) {
   uint64_t p = permille.load(std::memory_order_relaxed);
@@ -451,8 +460,6 @@ RecordLog::Chunk* RecordLog::make_chunk(Lane& lane, uint64_t capacity) {
       space_short.store(true, std::memory_order_relaxed);
     throw;
   }
-  if (space_short.load(std::memory_order_relaxed) && !over_threshold())
-    space_short.store(false, std::memory_order_relaxed);
   auto* c = new Chunk;
   c->off = ref.offset();
   c->tail = store_.pool().at<char>(c->off) + sizeof(LogChunkData);
@@ -1068,6 +1075,12 @@ void RecordLog::finish_step() {
     }
     relocated_pending_.store(true, std::memory_order_relaxed);
     cleanings_.fetch_add(1, std::memory_order_relaxed);
+    if (space_short.load(std::memory_order_relaxed) && !over_threshold()) {
+      // (The heap's usage is a walk of its runs: only while short.)
+      HeapUsage u = store_.heap().usage();
+      if (u.free_bytes * kRoomShare >= u.heap_bytes)
+        space_short.store(false, std::memory_order_relaxed);
+    }
   }
   step_.clear();
   clean_state_.store(kIdle, std::memory_order_release);
