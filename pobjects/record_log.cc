@@ -52,6 +52,10 @@ std::atomic<uint64_t> victim_permille{kDefaultVictimPermille};
 // while deletes went on did the same.) Process-wide, as the thresholds are.
 std::atomic<bool> space_short{false};
 constexpr uint64_t kRoomShare = 8;  // the pool has room again: 1/kRoomShare of its heap free
+// The pool's usage is a walk of its runs (a millisecond or more for tens of
+// GiB, under the allocator's lock): while short, looked at most this often.
+constexpr int64_t kRoomCheckNs = 100'000'000;
+std::atomic<int64_t> room_checked_at{INT64_MIN / 2};
 
 uint64_t effective(const std::atomic<uint64_t>& permille, uint64_t when_short) {
   uint64_t p = permille.load(std::memory_order_relaxed);
@@ -1076,10 +1080,16 @@ void RecordLog::finish_step() {
     relocated_pending_.store(true, std::memory_order_relaxed);
     cleanings_.fetch_add(1, std::memory_order_relaxed);
     if (space_short.load(std::memory_order_relaxed) && !over_threshold()) {
-      // (The heap's usage is a walk of its runs: only while short.)
-      HeapUsage u = store_.heap().usage();
-      if (u.free_bytes * kRoomShare >= u.heap_bytes)
-        space_short.store(false, std::memory_order_relaxed);
+      int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                        std::chrono::steady_clock::now().time_since_epoch())
+                        .count();
+      int64_t last = room_checked_at.load(std::memory_order_relaxed);
+      if (now - last >= kRoomCheckNs &&
+          room_checked_at.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
+        HeapUsage u = store_.heap().usage();
+        if (u.free_bytes * kRoomShare >= u.heap_bytes)
+          space_short.store(false, std::memory_order_relaxed);
+      }
     }
   }
   step_.clear();
