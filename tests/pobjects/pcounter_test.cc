@@ -144,6 +144,40 @@ TEST_F(PCounterTest, StripedCounterCountsEveryIncrement) {
   EXPECT_EQ(store_->root<PStripedCounter>("s")->get(), uint64_t{kThreads * kEach + 1});
 }
 
+// A stripe's word holds, above its count, the increments in flight on it.
+// A crash leaves whatever the line's last write-back held there (an
+// increment writes its line back while its mark is set): an open clears
+// it, and a read that sees a mark persists what it read and returns counts
+// only.
+TEST_F(PCounterTest, StripedCounterInFlightMarksAreNoCountAndAnOpenClearsThem) {
+  auto c = PStripedCounter::create(*store_, 4);
+  store_->set_root("s", c);
+  for (int i = 0; i < 5; ++i) c->increment();
+  auto word_at = [&](uint64_t stripe) {
+    char* tail = store_->pool().at<char>(c.offset()) + sizeof(PStripedCounterData);
+    return reinterpret_cast<uint64_t*>(tail + stripe * PStripedCounter::kStripeBytes);
+  };
+  auto word = [&](uint64_t stripe) { return std::atomic_ref<uint64_t>(*word_at(stripe)); };
+  uint64_t stripe = 4;  // the one the increments went to
+  for (uint64_t i = 0; i < 4; ++i)
+    if (word(i).load() != 0) stripe = i;
+  ASSERT_LT(stripe, 4u);
+  ASSERT_EQ(word(stripe).load(), 5u);
+  // Two increments in flight (their marks, not yet their counts' fence).
+  word(stripe).fetch_add((uint64_t{2} << 56) + 2);
+  PersistCounters before = thread_persist_counters();
+  EXPECT_EQ(c->get(), 7u);
+  EXPECT_EQ((thread_persist_counters() - before).fences, 1u) << "a marked count is persisted";
+  store_->pool().persister().persist(word_at(stripe), 8);  // the crash image keeps the marks
+  reopen();
+  auto again = store_->root<PStripedCounter>("s");
+  before = thread_persist_counters();
+  EXPECT_EQ(again->get(), 7u);
+  EXPECT_EQ((thread_persist_counters() - before).fences, 0u) << "the open cleared the marks";
+  again->increment();
+  EXPECT_EQ(again->get(), 8u);
+}
+
 // Fork + SIGKILL: every increment acknowledged before the kill is there,
 // and at most the one in flight beyond it.
 TEST_F(PCounterTest, KilledIncrementerLosesNoAcknowledgedIncrement) {
