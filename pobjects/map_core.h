@@ -230,10 +230,10 @@ class MapCore final : public RecordLog::Owner {
       return d;
     }
     uint64_t version = take_version(st);
-    RecordLog::Loc loc = write(key, d, version);
+    Written w = write(key, d, version);
     {
-      Installing installing{log_, loc};
-      install(k, loc, version, d.op != Decision::kRemoveKey);
+      Installing installing{log_, w.loc};
+      install(k, w, version, d.op != Decision::kRemoveKey);
     }
     if (stripe.owns_lock()) stripe.unlock();
     log_.maybe_clean(wants_sweep());
@@ -257,11 +257,11 @@ class MapCore final : public RecordLog::Owner {
     std::unique_lock stripe = lock_stripe(st);
     prefetch_slot(k);
     uint64_t version = take_version(st);
-    RecordLog::Loc loc = write(key, d, version);
+    Written w = write(key, d, version);
     bool was;
     {
-      Installing installing{log_, loc};
-      was = install(k, loc, version, /*present=*/true);
+      Installing installing{log_, w.loc};
+      was = install(k, w, version, /*present=*/true);
     }
     if (stripe.owns_lock()) stripe.unlock();
     log_.maybe_clean(wants_sweep());
@@ -435,22 +435,37 @@ class MapCore final : public RecordLog::Owner {
 
  private:
   // Appends the record of decision d for key (its stripe held).
-  RecordLog::Loc write(std::string_view key, const Decision& d, uint64_t version) {
+  // A record just appended: where it is, and what install() would
+  // otherwise read from its header (which the log streamed past the cache:
+  // reading it back is a miss).
+  struct Written {
+    RecordLog::Loc loc;
+    uint64_t span;
+    uint32_t kind;
+  };
+  Written write(std::string_view key, const Decision& d, uint64_t version) {
     uint32_t klen = static_cast<uint32_t>(key.size());
     std::string_view klen_bytes(reinterpret_cast<const char*>(&klen), sizeof(klen));
     auto stream =
         own_key_hot_ && key.empty() ? RecordLog::Stream::kHot : RecordLog::Stream::kDefault;
+    uint64_t body = sizeof(klen) + key.size();
     switch (d.op) {
       case Decision::kPutBytes:
-        return log_.append(kPut, version, 0, {klen_bytes, key, d.bytes}, stream);
+        body += d.bytes.size();
+        return {log_.append(kPut, version, 0, {klen_bytes, key, d.bytes}, stream),
+                record_span(body), kPut};
       case Decision::kPutRef:
-        return log_.append(kPutRef, version, d.ref, {klen_bytes, key}, stream);
-      default: return log_.append(kRemove, version, 0, {klen_bytes, key}, stream);
+        return {log_.append(kPutRef, version, d.ref, {klen_bytes, key}, stream), record_span(body),
+                kPutRef};
+      default:
+        return {log_.append(kRemove, version, 0, {klen_bytes, key}, stream), record_span(body),
+                kRemove};
     }
   }
   // Points k's entry at its new durable record (its stripe held): the old
   // record becomes dead. Returns whether the key was present before.
-  bool install(const Key& k, RecordLog::Loc loc, uint64_t version, bool present) {
+  bool install(const Key& k, const Written& w, uint64_t version, bool present) {
+    RecordLog::Loc loc = w.loc;
     // Only holders of the stripe (or of the owner's lock, for an owner that
     // serialises its updates) change or erase the entry, but it may have
     // moved in the index since an earlier lookup: found again here.
@@ -461,8 +476,8 @@ class MapCore final : public RecordLog::Owner {
     bool was_tomb = found && !e.present;
     e.loc = loc;
     e.version = version;
-    e.span = static_cast<uint32_t>(record_span(loc.rec->body_len));
-    e.kind = static_cast<uint8_t>(loc.rec->kind);
+    e.span = static_cast<uint32_t>(w.span);
+    e.kind = static_cast<uint8_t>(w.kind);
     bool was = e.present;
     e.present = present;
     if (was != e.present) size_.fetch_add(e.present ? 1 : -1, std::memory_order_relaxed);

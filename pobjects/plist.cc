@@ -88,8 +88,7 @@ uint64_t point_check(uint64_t pos, uint64_t version) {
   return mix(mix(pos ^ 0x6e766f626a2d656eULL) + version);
 }
 
-// Single 8-byte stores (the unit a power failure does not tear).
-void store_word(uint64_t& w, uint64_t v) { std::atomic_ref(w).store(v, std::memory_order_relaxed); }
+// Single 8-byte loads (a power failure does not tear an 8-byte word).
 uint64_t load_word(uint64_t& w) { return std::atomic_ref(w).load(std::memory_order_relaxed); }
 
 }  // namespace
@@ -238,9 +237,9 @@ bool PList::pop_with_ends(bool front, std::string_view pos, bool last) {
   // and so is "everything before v is gone" when pos held the last element.
   uint64_t v = core_->next_version();
   const Persister& persister = store().pool().persister();
+  // Streamed (Persister::write_nt): the ends are read back only at an open.
   if (last) {
-    store_word(ends_->all_before, v);
-    persister.pwb(&ends_->all_before, sizeof(uint64_t));
+    persister.write_nt(&ends_->all_before, &v, sizeof(uint64_t));
     store().durable_fence();
     all_before_ = v;
     return true;
@@ -249,12 +248,11 @@ bool PList::pop_with_ends(bool front, std::string_view pos, bool last) {
   int x = free_entry(end);
   if (x < 0) return false;
   ListEndPoint& p = (front ? ends_->front : ends_->back)[x];
-  uint64_t raw;
-  std::memcpy(&raw, pos.data(), 8);
-  store_word(p.pos, raw);
-  store_word(p.version, v);
-  store_word(p.check, point_check(raw, v));
-  persister.pwb(&p, sizeof(p));
+  ListEndPoint point{};
+  std::memcpy(&point.pos, pos.data(), 8);
+  point.version = v;
+  point.check = point_check(point.pos, v);
+  persister.write_nt(&p, &point, sizeof(point));  // whole words: a torn point fails its check
   store().durable_fence();
   end_points_[end][x].pos.assign(pos);
   end_points_[end][x].version = v;

@@ -458,7 +458,8 @@ Result<std::unique_ptr<Pool>> Pool::open_fd(int fd, const std::string& path, Mod
   pool->pmem2_persister_ =
       resolved == Mode::kMsync
           ? Persister::pmem2(msync_flush, msync_drain, msync_memcpy)
-          : Persister::pmem2(pmem2_get_flush_fn(m), pmem2_get_drain_fn(m), pmem2_get_memcpy_fn(m));
+          : Persister::pmem2(pmem2_get_flush_fn(m), pmem2_get_drain_fn(m), pmem2_get_memcpy_fn(m),
+                             /*nontemporal=*/pool->flushes_lines_);
   if (Status s = pool->set_persist_backend(persist); !s) return disown(s);
   if (resolved == Mode::kDax) pool->device_ = probe_device(fd, /*dax=*/true);
   return pool;
@@ -490,6 +491,7 @@ Status Pool::map_range(uint64_t offset, uint64_t length) {
                                                      : PMEM2_GRANULARITY_CACHE_LINE;
   else if (mode_ == Mode::kEmulated)
     gran = PMEM2_GRANULARITY_CACHE_LINE;
+  flushes_lines_ = gran == PMEM2_GRANULARITY_CACHE_LINE;
   pmem2_map* map = nullptr;
   if (pmem2_map_from_existing(&map, source_, at, length, gran) != 0)
     return pmem2_error(fmt::format("registering {} bytes at offset {}", length, offset), path_);

@@ -151,6 +151,7 @@ class Pool {
   uint64_t reservation_size_ = 0;
   pmem2_source* source_ = nullptr;
   std::vector<pmem2_map*> maps_;
+  bool flushes_lines_ = false;  // cache-line granularity (ADR, emulation): write_nt streams
   char* base_ = nullptr;
   std::atomic<uint64_t> size_{0};
   std::mutex header_mu_;  // guards header_ updates (open/close/grow)
