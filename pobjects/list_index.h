@@ -146,6 +146,11 @@ class ListIndex {
     char buf[8];
     return std::string(pos_view(elems_[i], buf));
   }
+  // The signed major number of element i's position (its first 8 bytes,
+  // big-endian with the sign bit flipped: PList's encoding).
+  int64_t major(size_t i) const {
+    return static_cast<int64_t>(elems_[i].head ^ (uint64_t{1} << 63));
+  }
 
   uint64_t dram_bytes() {
     tbb::spin_rw_mutex::scoped_lock lock(mu_, false);

@@ -347,9 +347,18 @@ bool PList::insert_at(uint64_t before, std::string_view value) {
     ListIndex::SharedLock lock(core_->index());
     const ListIndex& ix = core_->index();
     if (before == kAtEnd) before = ix.size();
-    std::string a = before == 0 ? std::string() : ix.pos(before - 1);
-    std::string b = before >= ix.size() ? std::string() : ix.pos(before);
-    pos = position_between(a, b);
+    // At an end the new position is the end's major number, one further
+    // out (position_between's result, without building the neighbours'
+    // strings: an append or prepend's own bookkeeping).
+    if (before == ix.size() && before != 0) {
+      pos = encode(ix.major(before - 1) + 1);
+    } else if (before == 0 && ix.size() != 0) {
+      pos = encode(ix.major(0) - 1);
+    } else {
+      std::string a = before == 0 ? std::string() : ix.pos(before - 1);
+      std::string b = before >= ix.size() ? std::string() : ix.pos(before);
+      pos = position_between(a, b);
+    }
   }
   // shape_mu_ keeps the neighbours in place until the element is in.
   Ops::put(*core_, pos, value);
