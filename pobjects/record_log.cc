@@ -1039,17 +1039,27 @@ uint64_t RecordLog::copy_live(Lane& lane, Chunk* victim, bool must_fit) {
       bits = 0;
     }
   } live_bits;
+  // Streamed, as an append's record (see append), when write_back_copies
+  // runs in this thread before its own fence: not in a group commit.
+  bool stream = !GroupCommit::deferring();
   for (Loc from : step_.live) {
     uint64_t span = record_span(from.rec->body_len);
     ensure_room(lane, span, /*spare_durable=*/false);  // a spare made by this append is not
     char* dst = lane.cur->tail + lane.pos;
     RecordHeader h = *from.rec;
-    std::memcpy(dst + sizeof(RecordHeader), from.body(), h.body_len);
-    reseal_copy(victim->nonce, lane.cur->nonce, h, dst);  // no pass over the body
-    if (!runs.empty() && runs.back().first + runs.back().second == dst)
-      runs.back().second += span;
-    else
-      runs.emplace_back(dst, span);
+    if (stream) {
+      char header[sizeof(RecordHeader)];
+      reseal_copy(victim->nonce, lane.cur->nonce, h, header);  // no pass over the body
+      std::memcpy(&h, header, sizeof h);
+      step_.streams.push_back({dst, from.body(), span - sizeof(RecordHeader), h});
+    } else {
+      std::memcpy(dst + sizeof(RecordHeader), from.body(), h.body_len);
+      reseal_copy(victim->nonce, lane.cur->nonce, h, dst);
+      if (!runs.empty() && runs.back().first + runs.back().second == dst)
+        runs.back().second += span;
+      else
+        runs.emplace_back(dst, span);
+    }
     step_.copies.push_back({reinterpret_cast<const RecordHeader*>(dst), lane.cur});
     live_bits.set(lane.cur, lane.pos);
     lane.pos += span;
@@ -1069,6 +1079,14 @@ void RecordLog::write_back(const char* p, uint64_t n) {
 void RecordLog::write_back_copies() {
   for (auto [p, n] : step_.runs) write_back(p, n);
   step_.runs.clear();
+  // A body's span past its header is whole words: the source's padding
+  // comes along (its chunk's bytes, like the rest of the copy).
+  const Persister& persister = store_.pool().persister();
+  for (const StreamedCopy& c : step_.streams) {
+    persister.write_nt(c.dst, &c.header, sizeof c.header);
+    persister.write_nt(c.dst + sizeof c.header, c.body, c.body_bytes);
+  }
+  step_.streams.clear();
 }
 
 void RecordLog::finish_clean() {

@@ -348,7 +348,8 @@ class RecordLog {
   // returns 0. If must_fit and they would not all fit the lane's current
   // chunk and linked spare, copies none and returns the room they want.
   uint64_t copy_live(Lane& lane, Chunk* victim, bool must_fit);
-  // Writes back the copies step_.runs holds (before the appender's fence).
+  // Writes back the copies step_.runs holds and streams step_.streams'
+  // (before the fence of the thread that prepared them).
   void write_back_copies();
   // Writes back now, or at the thread's group commit.
   void write_back(const char* p, uint64_t n);
@@ -406,16 +407,26 @@ class RecordLog {
   // The commit that makes the prepared step durable (a CommitTicket: a
   // group commit may defer the appender's fence, runtime/group_commit.h).
   std::atomic<uint64_t> step_ticket_{0};
+  // A copy to stream (Persister::write_nt) right before the fence: its
+  // header as it will be, and its body still at the victim.
+  struct StreamedCopy {
+    char* dst;
+    const char* body;
+    uint64_t body_bytes;  // the span past the header
+    RecordHeader header;
+  };
   struct Step {
     Chunk* victim = nullptr;
     std::vector<Loc> live, gone, copies;
     std::vector<std::pair<const char*, uint64_t>> runs;  // the copies' bytes, to write back
+    std::vector<StreamedCopy> streams;                   // or to stream
     void clear() {
       victim = nullptr;
       live.clear();
       gone.clear();
       copies.clear();
       runs.clear();
+      streams.clear();
     }
   };
   Step step_;  // the step being prepared or finished (owned by kBusy's holder)
