@@ -1055,11 +1055,11 @@ uint64_t RecordLog::copy_live(Lane& lane, Chunk* victim, bool must_fit) {
     } else {
       std::memcpy(dst + sizeof(RecordHeader), from.body(), h.body_len);
       reseal_copy(victim->nonce, lane.cur->nonce, h, dst);
-      if (!runs.empty() && runs.back().first + runs.back().second == dst)
-        runs.back().second += span;
-      else
-        runs.emplace_back(dst, span);
     }
+    if (!runs.empty() && runs.back().first + runs.back().second == dst)
+      runs.back().second += span;
+    else
+      runs.emplace_back(dst, span);
     step_.copies.push_back({reinterpret_cast<const RecordHeader*>(dst), lane.cur});
     live_bits.set(lane.cur, lane.pos);
     lane.pos += span;
@@ -1077,15 +1077,20 @@ void RecordLog::write_back(const char* p, uint64_t n) {
 }
 
 void RecordLog::write_back_copies() {
-  for (auto [p, n] : step_.runs) write_back(p, n);
-  step_.runs.clear();
-  // A body's span past its header is whole words: the source's padding
-  // comes along (its chunk's bytes, like the rest of the copy).
-  const Persister& persister = store_.pool().persister();
-  for (const StreamedCopy& c : step_.streams) {
-    persister.write_nt(c.dst, &c.header, sizeof c.header);
-    persister.write_nt(c.dst + sizeof c.header, c.body, c.body_bytes);
+  if (step_.streams.empty()) {
+    for (auto [p, n] : step_.runs) write_back(p, n);
+  } else {
+    // A body's span past its header is whole words: the source's padding
+    // comes along (its chunk's bytes, like the rest of the copy). The
+    // runs (copies side by side) are then counted as written back once.
+    const Persister& persister = store_.pool().persister();
+    for (const StreamedCopy& c : step_.streams) {
+      persister.copy_nt(c.dst, &c.header, sizeof c.header);
+      persister.copy_nt(c.dst + sizeof c.header, c.body, c.body_bytes);
+    }
+    for (auto [p, n] : step_.runs) persister.wrote_nt(p, n);
   }
+  step_.runs.clear();
   step_.streams.clear();
 }
 
