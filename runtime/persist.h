@@ -122,8 +122,8 @@ class Persister {
   // 8-byte word is written whole (a power failure does not tear it). For
   // bytes nobody reads back soon (log records, a list's ends): a later
   // read misses the cache. Measured in emulated mode on this project's
-  // 2-vCPU VM (docs/benchmarks.md): a line made durable this way costs
-  // 95-115 ns against 160-190 for store + clwb + sfence.
+  // 2-vCPU VM (nvobj-micro-persist; docs/persistence.md): a line made
+  // durable this way costs ~100 ns against ~165 for store + clwb + sfence.
   void write_nt(void* dst, const void* src, size_t n) const {
     copy_nt(dst, src, n);
     wrote_nt(dst, n);
@@ -139,14 +139,10 @@ class Persister {
     std::memcpy(dst, src, n);
   }
   void wrote_nt(const void* dst, size_t n) const {
+    if (!nontemporal()) return pwb(dst, n);  // stored: written back (or seen by the hook)
     detail::CounterSlot& c = detail::counter_slot();
     detail::bump(c.writebacks, cache_lines_spanned(dst, n));
     detail::bump(c.bytes, n);
-    if (__builtin_expect(hook_ != nullptr, 0)) {
-      hook_->on_writeback(dst, n);
-      return;
-    }
-    if (!nontemporal_) flush_(dst, n);
   }
 
   // Stores a trivially copyable value and makes it durable.

@@ -181,10 +181,24 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
     };
   };
   cases.push_back({"nvobj pwb + pfence", "pmem2", "emulated", 64, layer(*emu)});
+  // The same line streamed (Persister::write_nt: non-temporal stores), as
+  // the record logs write their records.
+  auto streamed = [&](nvobj::Pool& p) {
+    return [&p, line_of](uint64_t i) {
+      uint64_t words[8];
+      for (int k = 0; k < 8; ++k) words[k] = i + static_cast<uint64_t>(k);
+      p.persister().write_nt(line_of(p, i), words, sizeof words);
+      p.persister().pfence();
+    };
+  };
+  cases.push_back({"nvobj write_nt + pfence", "pmem2-nt", "emulated", 64, streamed(*emu)});
   cases.push_back({"nvobj pwb + pfence, no-op backend", "noop", "emulated", 64, layer(*noop)});
   cases.push_back({"nvobj pwb + pfence (tmpfs)", "pmem2", "msync", 4, layer(*msync_shm)});
   cases.push_back({"nvobj pwb + pfence (disk)", "pmem2", "msync", 1, layer(*msync_disk)});
-  if (dax) cases.push_back({"nvobj pwb + pfence", "pmem2", "dax", 64, layer(*dax)});
+  if (dax) {
+    cases.push_back({"nvobj pwb + pfence", "pmem2", "dax", 64, layer(*dax)});
+    cases.push_back({"nvobj write_nt + pfence", "pmem2-nt", "dax", 64, streamed(*dax)});
+  }
 
   uint64_t next = 0;
   if (!only.empty()) {
