@@ -2,17 +2,15 @@
 
 #include <cstring>
 
+#include "runtime/checksum.h"
+
 namespace nvobj {
 
 uint64_t PBytes::hash_of(std::string_view bytes) {
   // FNV-1a, then a 64-bit finaliser (splitmix) to spread low-entropy keys.
   uint64_t h = 0xcbf29ce484222325ull;
   for (unsigned char c : bytes) h = (h ^ c) * 0x100000001b3ull;
-  h ^= h >> 30;
-  h *= 0xbf58476d1ce4e5b9ull;
-  h ^= h >> 27;
-  h *= 0x94d049bb133111ebull;
-  return h ^ (h >> 31);
+  return mix64(h);
 }
 
 Ref<PBytes> PBytes::create(Store& s, std::string_view bytes) {

@@ -1,36 +1,212 @@
 #include "pobjects/pcounter.h"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
 #include <functional>
+#include <random>
 #include <thread>
+
+#include "runtime/checksum.h"
+#include "runtime/error.h"
 
 namespace nvobj {
 
-void PCounter::persist_word() const {
-  store().pool().persister().pwb(value_, sizeof(int64_t));
+namespace {
+
+// The proxy's word changed as one: (hi, lo) to (new_hi, new_lo) if it is
+// still `expected`; on failure `expected` gets what it holds.
+bool cas16(uint64_t* word, uint64_t expected[2], uint64_t new_lo, uint64_t new_hi) {
+#if defined(__x86_64__)
+  struct Pair {
+    uint64_t w[2];
+  };
+  bool ok;
+  asm volatile("lock cmpxchg16b %1"
+               : "=@ccz"(ok), "+m"(*reinterpret_cast<Pair*>(word)), "+a"(expected[0]),
+                 "+d"(expected[1])
+               : "b"(new_lo), "c"(new_hi)
+               : "memory");
+  return ok;
+#else
+  __extension__ typedef unsigned __int128 U128;
+  U128 e = static_cast<U128>(expected[1]) << 64 | expected[0];
+  U128 d = static_cast<U128>(new_hi) << 64 | new_lo;
+  bool ok = __atomic_compare_exchange_n(reinterpret_cast<U128*>(word), &e, d, false,
+                                        __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+  expected[0] = static_cast<uint64_t>(e);
+  expected[1] = static_cast<uint64_t>(e >> 64);
+  return ok;
+#endif
+}
+
+// A fresh nonce per counter (see pcounter.h): entries of an earlier
+// counter at the same address fail the new one's checks.
+uint64_t counter_nonce() {
+  static std::atomic<uint64_t> calls{0};
+  std::random_device rd;
+  uint64_t n =
+      (uint64_t{rd()} << 32 | rd()) ^
+      static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+      mix64(calls.fetch_add(1, std::memory_order_relaxed) + static_cast<uint64_t>(::getpid()));
+  return n == 0 ? 1 : n;
+}
+
+// This thread's line, among n.
+uint64_t home_line(uint64_t n) {
+  static std::atomic<uint64_t> next{0};
+  thread_local const uint64_t t = next.fetch_add(1, std::memory_order_relaxed);
+  return t % n;
+}
+
+PCounterLine* lines_in(char* tail) {
+  auto at = (reinterpret_cast<uintptr_t>(tail) + kCacheLine - 1) & ~uintptr_t{kCacheLine - 1};
+  return reinterpret_cast<PCounterLine*>(at);
+}
+
+}  // namespace
+
+Ref<PCounter> PCounter::create(Store& s, int64_t initial, uint64_t lines) {
+  if (lines == 0) lines = std::clamp<uint64_t>(std::thread::hardware_concurrency(), 1, 8);
+  lines = std::min(lines, kMaxLines);
+  // The tail is zeroed (no entries), durable with the object.
+  return s.make_with_tail<PCounter>(lines * sizeof(PCounterLine) + kCacheLine - 8, initial, lines,
+                                    counter_nonce());
+}
+
+PCounter::PCounter(Store& store, uint64_t offset) : PObject(store, offset) {
+  const PCounterData& d = raw();
+  if (d.lines == 0 || d.lines > kMaxLines)
+    throw Error(Status(StatusCode::kCorrupt, "PCounter: its line count is out of range"));
+  lines_ = lines_in(tail_ptr());
+  line_count_ = d.lines;
+  nonce_ = d.nonce;
+  line_state_ = std::make_unique<LineState[]>(line_count_);
+  // The newest valid entry of every line; the counter is the newest of all.
+  uint64_t seq = 0;
+  int64_t value = d.initial;
+  for (uint64_t i = 0; i < line_count_; ++i) {
+    LineState& st = line_state_[i];
+    for (int e = 0; e < 2; ++e) {
+      const PCounterEntry& x = lines_[i].entry[e];
+      uint64_t s = std::atomic_ref(const_cast<uint64_t&>(x.seq)).load(std::memory_order_relaxed);
+      auto v = static_cast<int64_t>(
+          std::atomic_ref(const_cast<int64_t&>(x.value)).load(std::memory_order_relaxed));
+      uint64_t c = std::atomic_ref(const_cast<uint64_t&>(x.check)).load(std::memory_order_relaxed);
+      if (s == 0 || c != check(s, v)) continue;  // none, torn, or not this counter's
+      if (s > st.newest_seq) {
+        st.newest_seq = s;
+        st.newest = e;
+      }
+      if (s > seq) {
+        seq = s;
+        value = v;
+      }
+    }
+  }
+  word_.value = static_cast<uint64_t>(value);
+  word_.seq = seq;
+  word_.durable = seq;
+}
+
+uint64_t PCounter::check(uint64_t seq, int64_t value) const {
+  return mix64(mix64(seq ^ nonce_) + static_cast<uint64_t>(value));
+}
+
+void PCounter::persist_entry(uint64_t seq, int64_t value) const {
+  // This thread's line, or the next free one.
+  uint64_t i = home_line(line_count_);
+  for (;; i = (i + 1) % line_count_) {
+    LineState& st = line_state_[i];
+    if (!st.busy.load(std::memory_order_relaxed) &&
+        !st.busy.exchange(true, std::memory_order_acquire))
+      break;
+  }
+  LineState& st = line_state_[i];
+  struct Release {
+    LineState& st;
+    ~Release() { st.busy.store(false, std::memory_order_release); }
+  } release{st};
+  // A newer entry in this line was made durable by its writer (who held
+  // the line across its fence).
+  if (st.newest_seq >= seq) return;
+  int e = 1 - st.newest;  // the older entry: the newer stays whole if this one tears
+  PCounterEntry x{seq, value, check(seq, value)};
+  // Streamed: nothing reads it back before an open.
+  store().pool().persister().write_nt(&lines_[i].entry[e], &x, sizeof(x));
   store().durable_fence();
+  st.newest = e;
+  st.newest_seq = seq;
+  // Not a read-modify-write (a locked instruction on a line every update
+  // writes): two updates may store out of order and leave an older
+  // sequence here, which only sends readers to persist_entry needlessly.
+  if (durable().load(std::memory_order_relaxed) < seq)
+    durable().store(seq, std::memory_order_release);
+}
+
+template <typename F>
+int64_t PCounter::update(F&& f, bool* changed) {
+  // A guess (the compare-and-swap returns what the word holds if wrong).
+  uint64_t cur[2] = {value().load(std::memory_order_relaxed),
+                     seq().load(std::memory_order_relaxed)};
+  for (;;) {
+    auto old = static_cast<int64_t>(cur[0]);
+    int64_t next;
+    if (!f(old, &next)) {
+      // Unchanged: a value read is the counter's once the guess is
+      // confirmed, and must be durable before it is returned.
+      if (!cas16(&word_.value, cur, cur[0], cur[1])) continue;
+      *changed = false;
+      if (durable().load(std::memory_order_acquire) < cur[1]) persist_entry(cur[1], old);
+      return old;
+    }
+    if (cas16(&word_.value, cur, static_cast<uint64_t>(next), cur[1] + 1)) {
+      *changed = true;
+      persist_entry(cur[1] + 1, next);
+      return old;
+    }
+  }
+}
+
+int64_t PCounter::get_in_flight(uint64_t seq, int64_t value) const {
+  persist_entry(seq, value);
+  return value;
 }
 
 void PCounter::set(int64_t v) {
-  PendingWrites::Scope scope(pending_);
-  word().store(v, std::memory_order_seq_cst);
-  persist_word();
+  bool changed;
+  update(
+      [v](int64_t, int64_t* next) {
+        *next = v;
+        return true;
+      },
+      &changed);
 }
 
 int64_t PCounter::add_and_get(int64_t delta) { return get_and_add(delta) + delta; }
 
 int64_t PCounter::get_and_add(int64_t delta) {
-  PendingWrites::Scope scope(pending_);
-  int64_t old = word().fetch_add(delta, std::memory_order_seq_cst);
-  persist_word();
-  return old;
+  bool changed;
+  return update(
+      [delta](int64_t old, int64_t* next) {
+        *next = static_cast<int64_t>(static_cast<uint64_t>(old) + static_cast<uint64_t>(delta));
+        return true;
+      },
+      &changed);
 }
 
 bool PCounter::compare_and_set(int64_t& expected, int64_t desired) {
-  PendingWrites::Scope scope(pending_);
-  bool ok = word().compare_exchange_strong(expected, desired, std::memory_order_seq_cst);
-  // On failure `expected` holds a value some writer stored: persist it too.
-  persist_word();
-  return ok;
+  bool changed;
+  int64_t want = expected;
+  int64_t old = update(
+      [want, desired](int64_t cur, int64_t* next) {
+        *next = desired;
+        return cur == want;
+      },
+      &changed);
+  if (!changed) expected = old;
+  return changed;
 }
 
 Ref<PStripedCounter> PStripedCounter::create(Store& s, uint64_t stripes) {

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "pobjects/map_ops.h"
+#include "runtime/checksum.h"
 #include "runtime/error.h"
 #include "runtime/group_commit.h"
 
@@ -77,15 +78,8 @@ ListEnds* ends_in(char* tail) {
 // A point's check: (pos, version) mixed (splitmix64's finaliser, twice).
 // A torn write leaves words of two points; only a pair that was written
 // together passes (but for a 2^-64 collision).
-uint64_t mix(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 uint64_t point_check(uint64_t pos, uint64_t version) {
-  return mix(mix(pos ^ 0x6e766f626a2d656eULL) + version);
+  return mix64(mix64(pos ^ 0x6e766f626a2d656eULL) + version);
 }
 
 // Single 8-byte loads (a power failure does not tear an 8-byte word).

@@ -10,6 +10,17 @@
 
 namespace nvobj {
 
+// splitmix64's finaliser: a bijection of 64-bit words that spreads every
+// input bit over the output (hashes of small keys, checks of small
+// on-media entries mixed with a nonce).
+inline uint64_t mix64(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
 // Extends `crc` (start with 0) over [data, data + len).
 uint32_t crc32c(const void* data, size_t len, uint32_t crc = 0);
 

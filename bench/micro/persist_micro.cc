@@ -14,6 +14,7 @@
 #include <libpmem2.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -21,6 +22,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -46,7 +48,10 @@ struct Case {
   std::string name, backend, mode;
   int batch;                         // ops per timed batch
   std::function<void(uint64_t)> op;  // performs op number i
-  std::vector<double> batch_ns;      // per-op ns of each batch
+  // Threads running op at once (the others: op numbers with the thread's
+  // index in the top 16 bits); ns per op are the first thread's.
+  int threads = 1;
+  std::vector<double> batch_ns;  // per-op ns of each batch
   uint64_t ops = 0;
   double seconds = 0;
   nvobj::PersistCounters counted;
@@ -103,6 +108,13 @@ std::unique_ptr<nvobj::Pool> make_pool(const std::string& path, nvobj::Mode mode
 }
 
 void run_case(Case& c, double budget_s, uint64_t& next) {
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> others;
+  for (int t = 1; t < c.threads; ++t)
+    others.emplace_back([&c, &stop, t] {
+      for (uint64_t i = 0; !stop.load(std::memory_order_relaxed); ++i)
+        c.op(static_cast<uint64_t>(t) << 48 | i);
+    });
   nvobj::PersistCounters before = nvobj::thread_persist_counters();
   Clock::time_point start = Clock::now();
   double elapsed = 0;
@@ -116,6 +128,8 @@ void run_case(Case& c, double budget_s, uint64_t& next) {
   }
   c.seconds += elapsed;
   c.counted += nvobj::thread_persist_counters() - before;
+  stop = true;
+  for (auto& t : others) t.join();
 }
 
 }  // namespace
@@ -192,6 +206,22 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
     };
   };
   cases.push_back({"nvobj write_nt + pfence", "pmem2-nt", "emulated", 64, streamed(*emu)});
+  // Two threads updating one 8-byte word (an atomic add, written back,
+  // fenced), and each its own line: the write-backs of one line take turns
+  // (why PCounter keeps a line per thread, pobjects/pcounter.h).
+  auto added = [&](nvobj::Pool& p, bool shared) {
+    return [&p, line_of, shared](uint64_t i) {
+      char* l = line_of(p, shared ? 0 : 1 + (i >> 48));
+      std::atomic_ref(*reinterpret_cast<uint64_t*>(l)).fetch_add(1);
+      p.persister().pwb(l, 8);
+      p.persister().pfence();
+    };
+  };
+  cases.push_back({"nvobj atomic add + pwb + pfence, 1 thread", "pmem2-add", "emulated", 64,
+                   added(*emu, true)});
+  cases.push_back({"... 2 threads, one word", "pmem2-add", "emulated", 64, added(*emu, true), 2});
+  cases.push_back(
+      {"... 2 threads, a line each", "pmem2-add", "emulated", 64, added(*emu, false), 2});
   cases.push_back({"nvobj pwb + pfence, no-op backend", "noop", "emulated", 64, layer(*noop)});
   cases.push_back({"nvobj pwb + pfence (tmpfs)", "pmem2", "msync", 4, layer(*msync_shm)});
   cases.push_back({"nvobj pwb + pfence (disk)", "pmem2", "msync", 1, layer(*msync_disk)});

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "recovery/store_open.h"
+#include "runtime/error.h"
 #include "runtime/persist_stats.h"
 #include "tests/testing/kill.h"
 #include "tests/testing/temp_dir.h"
@@ -113,6 +114,120 @@ TEST_F(PCounterTest, ReadsDuringWritesNeverGoBackwards) {
   }
   writer.join();
   EXPECT_EQ(c->get(), 20000);
+}
+
+TEST_F(PCounterTest, MoreThreadsThanLinesShareThem) {
+  auto c = PCounter::create(*store_, 0, /*lines=*/1);
+  store_->set_root("c", c);
+  constexpr int kThreads = 4, kEach = 10000;
+  std::vector<std::vector<int64_t>> seen(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        if (i % 2 == 0) {
+          seen[t].push_back(c->increment());
+        } else {  // the same through compare_and_set
+          int64_t v = c->get();
+          while (!c->compare_and_set(v, v + 1)) {
+          }
+          seen[t].push_back(v + 1);
+        }
+      }
+    });
+  for (auto& th : threads) th.join();
+  std::set<int64_t> all;
+  for (auto& v : seen) all.insert(v.begin(), v.end());
+  EXPECT_EQ(all.size(), size_t{kThreads * kEach});
+  EXPECT_EQ(*all.rbegin(), kThreads * kEach);
+  reopen();
+  EXPECT_EQ(store_->root<PCounter>("c")->get(), kThreads * kEach);
+}
+
+// The pool holds, per line, two (sequence, value, check) entries; an open
+// takes the newest valid one of all. A torn entry (what a crash can leave
+// of the one in flight) fails its check and the line's other entry stands;
+// entries left by a freed counter whose memory a new one reuses carry
+// another nonce and are none.
+TEST_F(PCounterTest, AnOpenTakesTheNewestValidEntry) {
+  auto c = PCounter::create(*store_, 7, /*lines=*/2);
+  store_->set_root("c", c);
+  for (int i = 1; i <= 5; ++i) c->set(100 + i);  // one thread: one line, entries alternate
+  char* tail = store_->pool().at<char>(c.offset()) + sizeof(PCounterData);
+  auto* lines = reinterpret_cast<PCounterLine*>(
+      (reinterpret_cast<uintptr_t>(tail) + kCacheLine - 1) & ~uintptr_t{kCacheLine - 1});
+  // Find the newest entry (sequence 5, value 105) and the one before it.
+  PCounterEntry* newest = nullptr;
+  PCounterEntry* other = nullptr;
+  for (int l = 0; l < 2; ++l)
+    for (int e = 0; e < 2; ++e)
+      if (lines[l].entry[e].seq == 5) {
+        newest = &lines[l].entry[e];
+        other = &lines[l].entry[1 - e];
+      }
+  ASSERT_NE(newest, nullptr);
+  EXPECT_EQ(newest->value, 105);
+  EXPECT_EQ(other->seq, 4u);
+  EXPECT_EQ(other->value, 104);
+  reopen();
+  EXPECT_EQ(store_->root<PCounter>("c")->get(), 105);
+
+  // Torn: the check no longer matches. The older entry of the line wins.
+  newest->value = 999;
+  store_->pool().persister().persist(newest, sizeof(*newest));
+  reopen();
+  EXPECT_EQ(store_->root<PCounter>("c")->get(), 104);
+
+  // A valid entry of another counter (another nonce), with a higher
+  // sequence, in the line this one has not used: ignored.
+  auto b = PCounter::create(*store_, 0, /*lines=*/1);
+  store_->set_root("b", b);
+  for (int i = 0; i < 1000; ++i) b->set(-i);
+  char* btail = store_->pool().at<char>(b.offset()) + sizeof(PCounterData);
+  auto* bline = reinterpret_cast<PCounterLine*>(
+      (reinterpret_cast<uintptr_t>(btail) + kCacheLine - 1) & ~uintptr_t{kCacheLine - 1});
+  PCounterLine* unused =
+      lines[0].entry[0].seq == 0 && lines[0].entry[1].seq == 0 ? &lines[0] : &lines[1];
+  ASSERT_EQ(unused->entry[0].seq + unused->entry[1].seq, 0u);
+  *unused = *bline;
+  ASSERT_EQ(std::max(unused->entry[0].seq, unused->entry[1].seq), 1000u);
+  store_->pool().persister().persist(unused, sizeof(*unused));
+  reopen();
+  EXPECT_EQ(store_->root<PCounter>("b")->get(), -999);
+  EXPECT_EQ(store_->root<PCounter>("c")->get(), 104) << "an entry of another counter counted";
+
+  // Updates go on from the newest valid sequence.
+  auto again = store_->root<PCounter>("c");
+  EXPECT_EQ(again->increment(), 105);
+  reopen();
+  EXPECT_EQ(store_->root<PCounter>("c")->get(), 105);
+}
+
+// A counter of the layout before lines (one 8-byte word, class
+// "nvobj.PCounter"): refused by name with a clear error, and left intact.
+struct OldCounterData {
+  int64_t value;
+};
+class OldCounter : public PObject<OldCounter, OldCounterData> {
+ public:
+  static constexpr std::string_view kClassName = "nvobj.PCounter";
+  static constexpr RefMap kRefs = ref_map<OldCounterData>();
+  using PObject::PObject;
+  int64_t value() const { return get(&Data::value); }
+};
+
+TEST_F(PCounterTest, ACounterOfTheOldLayoutIsRefusedAndKept) {
+  store_->set_root("old", store_->make<OldCounter>(int64_t{41}));
+  reopen();
+  try {
+    (void)store_->root<PCounter>("old")->get();
+    ADD_FAILURE() << "an object of another class was taken for a PCounter";
+  } catch (const Error& e) {
+    EXPECT_NE(e.status().to_string().find("nvobj.PCounter"), std::string::npos)
+        << e.status().to_string();
+  }
+  reopen();
+  EXPECT_EQ(store_->root<OldCounter>("old")->value(), 41);
 }
 
 TEST_F(PCounterTest, StripedCounterCountsEveryIncrement) {
