@@ -169,9 +169,15 @@ int64_t PCounter::update(F&& f, bool* changed) {
   }
 }
 
-int64_t PCounter::get_in_flight(uint64_t seq, int64_t value) const {
-  persist_entry(seq, value);
-  return value;
+int64_t PCounter::get_in_flight() const {
+  // A compare-and-swap that changes nothing reads the word as one.
+  uint64_t cur[2] = {value().load(std::memory_order_relaxed),
+                     seq().load(std::memory_order_relaxed)};
+  while (!cas16(&word_.value, cur, cur[0], cur[1])) {
+  }
+  auto v = static_cast<int64_t>(cur[0]);
+  if (durable().load(std::memory_order_acquire) < cur[1]) persist_entry(cur[1], v);
+  return v;
 }
 
 void PCounter::set(int64_t v) {

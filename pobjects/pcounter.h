@@ -81,19 +81,16 @@ class PCounter : public PObject<PCounter, PCounterData> {
   // with `lines` lines for updates (0: one per hardware thread, up to 8).
   static Ref<PCounter> create(Store& s, int64_t initial = 0, uint64_t lines = 0);
 
-  // Inline: a read is four loads of one line.
+  // Inline: a read is three loads of one line.
   int64_t get() const {
-    for (;;) {
-      // Every update changes the sequence: the same sequence twice brackets
-      // a value of that sequence.
-      uint64_t s1 = seq().load(std::memory_order_acquire);
-      auto v = static_cast<int64_t>(value().load(std::memory_order_acquire));
-      uint64_t d = durable().load(std::memory_order_acquire);
-      uint64_t s2 = seq().load(std::memory_order_acquire);
-      if (__builtin_expect(s1 != s2, 0)) continue;  // changed while read
-      if (__builtin_expect(d < s1, 0)) return get_in_flight(s1, v);
-      return v;
-    }
+    // In this order: the value's sequence is at most the sequence loaded
+    // after it, and a durable sequence loaded before both that is not
+    // behind covers it (loads are not reordered with loads).
+    uint64_t d = durable().load(std::memory_order_acquire);
+    auto v = static_cast<int64_t>(value().load(std::memory_order_acquire));
+    uint64_t s = seq().load(std::memory_order_acquire);
+    if (__builtin_expect(s > d, 0)) return get_in_flight();
+    return v;
   }
   void set(int64_t v);
   int64_t add_and_get(int64_t delta);
@@ -130,7 +127,9 @@ class PCounter : public PObject<PCounter, PCounterData> {
   // Makes (seq, value) durable in a line (one fence), unless the line
   // holds a newer entry already.
   void persist_entry(uint64_t seq, int64_t value) const;
-  int64_t get_in_flight(uint64_t seq, int64_t value) const;
+  // A read that found an update in flight: the word read as one, made
+  // durable, returned.
+  int64_t get_in_flight() const;
   uint64_t check(uint64_t seq, int64_t value) const;
 
   mutable Word word_;

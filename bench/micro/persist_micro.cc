@@ -257,8 +257,9 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
     nvobj::bench::BenchResult res;
     res.name = c.name;
     res.backend = c.backend;
-    res.workload = "store64+pwb+pfence";
+    res.workload = c.backend == "pmem2-add" ? "atomic add+pwb+pfence" : "store64+pwb+pfence";
     res.mode = c.mode;
+    res.threads = c.threads;
     res.ops = c.ops;
     res.seconds = c.seconds;
     res.ops_per_sec = static_cast<double>(c.ops) / c.seconds;
