@@ -5,6 +5,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
 #include <set>
 #include <thread>
 #include <vector>
@@ -114,6 +118,82 @@ TEST_F(PCounterTest, ReadsDuringWritesNeverGoBackwards) {
   }
   writer.join();
   EXPECT_EQ(c->get(), 20000);
+}
+
+// A read that meets an update between its compare-and-swap and its fence
+// returns the new value only once it is durable: it writes the value to a
+// line of its own and fences. The writer is held inside its write-back by
+// a persistence hook (its entry is not in the pool yet) while the main
+// thread reads.
+TEST_F(PCounterTest, AReadDuringAnUpdateMakesWhatItReturnsDurable) {
+  auto c = PCounter::create(*store_, 0, /*lines=*/2);
+  store_->set_root("c", c);
+  c->set(10);
+  struct HoldWriter : PersistHook {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::thread::id writer;
+    bool held = false, release = false;
+    // What the reader's thread wrote back (entries seen at write-back) and
+    // whether a fence followed.
+    std::thread::id reader;
+    std::vector<PCounterEntry> reader_entries;
+    bool reader_fenced_after = false;
+    void on_writeback(const void* addr, size_t len) override {
+      std::unique_lock lock(mu);
+      if (std::this_thread::get_id() == writer && !release) {
+        held = true;
+        cv.notify_all();
+        cv.wait(lock, [&] { return release; });
+      } else if (std::this_thread::get_id() == reader && len == sizeof(PCounterEntry)) {
+        PCounterEntry e;
+        std::memcpy(&e, addr, sizeof e);
+        reader_entries.push_back(e);
+        reader_fenced_after = false;
+      }
+    }
+    void on_fence() override {
+      std::lock_guard lock(mu);
+      if (std::this_thread::get_id() == reader) reader_fenced_after = true;
+    }
+  } hook;
+  hook.reader = std::this_thread::get_id();
+  ASSERT_TRUE(store_->pool().set_persist_backend({PersistBackend::kHook, &hook}));
+  std::thread writer;
+  {
+    std::unique_lock lock(hook.mu);
+    // The hook takes mu: the writer cannot reach it before its id is set.
+    writer = std::thread([&] { c->increment(); });
+    hook.writer = writer.get_id();
+  }
+  bool was_held;
+  {
+    std::unique_lock lock(hook.mu);
+    was_held = hook.cv.wait_for(lock, std::chrono::seconds(10), [&] { return hook.held; });
+  }
+  PersistCounters before = thread_persist_counters();
+  int64_t v = c->get();
+  PersistCounters d = thread_persist_counters() - before;
+  {
+    std::lock_guard lock(hook.mu);
+    hook.release = true;
+  }
+  hook.cv.notify_all();
+  writer.join();
+  ASSERT_TRUE(store_->pool().set_persist_backend({PersistBackend::kPmem2, nullptr}));
+  ASSERT_TRUE(was_held) << "the writer never reached its write-back";
+  EXPECT_EQ(v, 11) << "the read is after the update's compare-and-swap";
+  EXPECT_EQ(d.fences, 1u) << "a read racing with an update fences once";
+  ASSERT_EQ(hook.reader_entries.size(), 1u);
+  EXPECT_EQ(hook.reader_entries[0].seq, 2u);
+  EXPECT_EQ(hook.reader_entries[0].value, 11);
+  EXPECT_TRUE(hook.reader_fenced_after);
+  // Nothing in flight now: reads are plain loads again.
+  before = thread_persist_counters();
+  EXPECT_EQ(c->get(), 11);
+  EXPECT_EQ((thread_persist_counters() - before).fences, 0u);
+  reopen();
+  EXPECT_EQ(store_->root<PCounter>("c")->get(), 11);
 }
 
 TEST_F(PCounterTest, MoreThreadsThanLinesShareThem) {
