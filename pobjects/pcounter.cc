@@ -115,22 +115,31 @@ uint64_t PCounter::check(uint64_t seq, int64_t value) const {
 }
 
 void PCounter::persist_entry(uint64_t seq, int64_t value) const {
-  // This thread's line, or the next free one.
+  // This thread's line, or the next free one; after a pass over all of
+  // them (more threads than lines, a holder descheduled) the core is given up.
   uint64_t i = home_line(line_count_);
-  for (;; i = (i + 1) % line_count_) {
+  for (uint64_t tried = 1;; ++tried, i = (i + 1) % line_count_) {
     LineState& st = line_state_[i];
     if (!st.busy.load(std::memory_order_relaxed) &&
         !st.busy.exchange(true, std::memory_order_acquire))
       break;
+    if (tried % line_count_ == 0) std::this_thread::yield();
   }
   LineState& st = line_state_[i];
   struct Release {
     LineState& st;
     ~Release() { st.busy.store(false, std::memory_order_release); }
   } release{st};
+  // Not a read-modify-write (a locked instruction on a line every update
+  // writes): two updates may store out of order and leave an older
+  // sequence, which only sends readers here needlessly.
+  auto raise_durable = [this](uint64_t s) {
+    if (durable().load(std::memory_order_relaxed) < s)
+      durable().store(s, std::memory_order_release);
+  };
   // A newer entry in this line was made durable by its writer (who held
   // the line across its fence).
-  if (st.newest_seq >= seq) return;
+  if (st.newest_seq >= seq) return raise_durable(st.newest_seq);
   int e = 1 - st.newest;  // the older entry: the newer stays whole if this one tears
   PCounterEntry x{seq, value, check(seq, value)};
   // Streamed: nothing reads it back before an open.
@@ -138,11 +147,7 @@ void PCounter::persist_entry(uint64_t seq, int64_t value) const {
   store().durable_fence();
   st.newest = e;
   st.newest_seq = seq;
-  // Not a read-modify-write (a locked instruction on a line every update
-  // writes): two updates may store out of order and leave an older
-  // sequence here, which only sends readers to persist_entry needlessly.
-  if (durable().load(std::memory_order_relaxed) < seq)
-    durable().store(seq, std::memory_order_release);
+  raise_durable(seq);
 }
 
 template <typename F>
