@@ -310,6 +310,32 @@ TEST_F(PCounterTest, ACounterOfTheOldLayoutIsRefusedAndKept) {
   EXPECT_EQ(store_->root<OldCounter>("old")->value(), 41);
 }
 
+// A header whose line count is out of range (0, or more than kMaxLines)
+// is refused as corrupt when the proxy is made; the pool is left as it is.
+TEST_F(PCounterTest, ACorruptLineCountIsRefused) {
+  auto c = PCounter::create(*store_, 0, /*lines=*/2);
+  store_->set_root("c", c);
+  c->set(5);
+  const uint64_t off = c.offset();  // (an object keeps its offset across opens)
+  auto header = [&] { return reinterpret_cast<PCounterData*>(store_->pool().at<char>(off)); };
+  for (uint64_t bad : {uint64_t{0}, PCounter::kMaxLines + 1}) {
+    header()->lines = bad;
+    store_->pool().persister().persist(header(), sizeof(PCounterData));
+    reopen();
+    try {
+      (void)store_->root<PCounter>("c")->get();
+      ADD_FAILURE() << "a line count of " << bad << " was taken";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.status().code(), StatusCode::kCorrupt) << e.status().to_string();
+    }
+    EXPECT_EQ(header()->lines, bad) << "left as it was";
+    header()->lines = 2;
+    store_->pool().persister().persist(header(), sizeof(PCounterData));
+    reopen();
+    EXPECT_EQ(store_->root<PCounter>("c")->get(), 5);
+  }
+}
+
 TEST_F(PCounterTest, StripedCounterCountsEveryIncrement) {
   auto c = PStripedCounter::create(*store_, 8);
   store_->set_root("s", c);
