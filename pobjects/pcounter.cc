@@ -1,15 +1,12 @@
 #include "pobjects/pcounter.h"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <chrono>
 #include <functional>
-#include <random>
 #include <thread>
 
 #include "runtime/checksum.h"
 #include "runtime/error.h"
+#include "runtime/nonce.h"
 
 namespace nvobj {
 
@@ -41,28 +38,11 @@ bool cas16(uint64_t* word, uint64_t expected[2], uint64_t new_lo, uint64_t new_h
 #endif
 }
 
-// A fresh nonce per counter (see pcounter.h): entries of an earlier
-// counter at the same address fail the new one's checks.
-uint64_t counter_nonce() {
-  static std::atomic<uint64_t> calls{0};
-  std::random_device rd;
-  uint64_t n =
-      (uint64_t{rd()} << 32 | rd()) ^
-      static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
-      mix64(calls.fetch_add(1, std::memory_order_relaxed) + static_cast<uint64_t>(::getpid()));
-  return n == 0 ? 1 : n;
-}
-
 // This thread's line, among n.
 uint64_t home_line(uint64_t n) {
   static std::atomic<uint64_t> next{0};
   thread_local const uint64_t t = next.fetch_add(1, std::memory_order_relaxed);
   return t % n;
-}
-
-PCounterLine* lines_in(char* tail) {
-  auto at = (reinterpret_cast<uintptr_t>(tail) + kCacheLine - 1) & ~uintptr_t{kCacheLine - 1};
-  return reinterpret_cast<PCounterLine*>(at);
 }
 
 }  // namespace
@@ -72,14 +52,14 @@ Ref<PCounter> PCounter::create(Store& s, int64_t initial, uint64_t lines) {
   lines = std::min(lines, kMaxLines);
   // The tail is zeroed (no entries), durable with the object.
   return s.make_with_tail<PCounter>(lines * sizeof(PCounterLine) + kCacheLine - 8, initial, lines,
-                                    counter_nonce());
+                                    fresh_nonce());
 }
 
 PCounter::PCounter(Store& store, uint64_t offset) : PObject(store, offset) {
   const PCounterData& d = raw();
   if (d.lines == 0 || d.lines > kMaxLines)
     throw Error(Status(StatusCode::kCorrupt, "PCounter: its line count is out of range"));
-  lines_ = lines_in(tail_ptr());
+  lines_ = first_line_at<PCounterLine>(tail_ptr());
   line_count_ = d.lines;
   nonce_ = d.nonce;
   line_state_ = std::make_unique<LineState[]>(line_count_);

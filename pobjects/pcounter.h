@@ -148,9 +148,9 @@ class PCounter : public PObject<PCounter, PCounterData> {
 //
 // A stripe's word holds its count in the low 56 bits and, in the top 8, the
 // increments in flight on it (what a reader checks before it returns the
-// sum without a fence, kept in the word it
-// guards: one count per object was a line both threads wrote twice per
-// increment, ~100 ns an increment at 2 threads). An increment adds one to
+// sum without a fence, kept in the word it guards: one count per object was
+// a line both threads wrote twice per increment, ~100 ns an increment at 2
+// threads). An increment adds one to
 // both in one instruction and takes itself out after its fence; a read
 // that sees no in-flight bits in any stripe returns the plain sum. The top
 // byte means nothing after a crash or a close: the proxy clears it at open.

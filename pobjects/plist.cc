@@ -69,12 +69,6 @@ bool get_int(std::string_view* in, T* v) {
   return true;
 }
 
-// The ends in a list's tail: at the first line boundary.
-ListEnds* ends_in(char* tail) {
-  auto at = (reinterpret_cast<uintptr_t>(tail) + kCacheLine - 1) & ~uintptr_t{kCacheLine - 1};
-  return reinterpret_cast<ListEnds*>(at);
-}
-
 // A point's check: (pos, version) mixed (splitmix64's finaliser, twice).
 // A torn write leaves words of two points; only a pair that was written
 // together passes (but for a 2^-64 collision).
@@ -192,7 +186,7 @@ PList::PList(Store& store, uint64_t offset)
 
 void PList::load_ends() {
   if ((raw().flags & kHasEnds) == 0) return;
-  ends_ = ends_in(tail_ptr());
+  ends_ = first_line_at<ListEnds>(tail_ptr());
   all_before_ = load_word(ends_->all_before);
   uint64_t newest = all_before_;
   for (int end = 0; end < 2; ++end)

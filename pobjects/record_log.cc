@@ -1,8 +1,5 @@
 #include "pobjects/record_log.h"
 
-#include <pthread.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -10,7 +7,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
-#include <random>
 #include <thread>
 #include <unordered_set>
 
@@ -19,6 +15,7 @@
 #include "pobjects/log_cleaner.h"
 #include "runtime/error.h"
 #include "runtime/heap.h"
+#include "runtime/nonce.h"
 
 namespace nvobj {
 
@@ -71,36 +68,6 @@ std::atomic<int64_t> room_checked_at{INT64_MIN / 2};
 uint64_t effective(const std::atomic<uint64_t>& permille, uint64_t when_short) {
   uint64_t p = permille.load(std::memory_order_relaxed);
   return space_short.load(std::memory_order_relaxed) ? std::min(p, when_short) : p;
-}
-
-// Bumped in a forked child: see fresh_nonce.
-std::atomic<uint64_t> fork_generation{0};
-
-// A chunk's nonce must differ from that of any chunk its memory held
-// before, or that chunk's records, still in the memory past the new
-// chunk's last record, would check out as the new chunk's and come back at
-// the next open. A forked child inherits its parent's generator state, and
-// the allocator hands out the same offsets again: without a reseed, each
-// child repeated the nonces its siblings had used (the DSO kill test's
-// writers, forked from one parent, brought old records back).
-uint64_t fresh_nonce() {
-  static std::once_flag registered;
-  std::call_once(registered, [] {
-    ::pthread_atfork(nullptr, nullptr,
-                     [] { fork_generation.fetch_add(1, std::memory_order_relaxed); });
-  });
-  thread_local std::mt19937_64 rng;
-  thread_local uint64_t seeded_for = ~uint64_t{0};
-  uint64_t generation = fork_generation.load(std::memory_order_relaxed);
-  if (seeded_for != generation) {
-    std::random_device rd;
-    rng.seed((uint64_t{rd()} << 32 | rd()) ^
-             static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
-             std::hash<std::thread::id>{}(std::this_thread::get_id()) ^
-             static_cast<uint64_t>(::getpid()));
-    seeded_for = generation;
-  }
-  return rng();
 }
 
 unsigned thread_slot() {

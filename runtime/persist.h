@@ -37,6 +37,15 @@ namespace nvobj {
 
 inline constexpr size_t kCacheLine = 64;
 
+// The first cache-line boundary at or after p, as a T*: for line-aligned
+// structures in an object's tail (objects are only 8-aligned; such a tail
+// has kCacheLine - 8 bytes of slack).
+template <typename T>
+T* first_line_at(char* p) {
+  auto at = (reinterpret_cast<uintptr_t>(p) + kCacheLine - 1) & ~uintptr_t{kCacheLine - 1};
+  return reinterpret_cast<T*>(at);
+}
+
 // Number of cache lines that [p, p+n) touches.
 inline uint64_t cache_lines_spanned(const void* p, size_t n) {
   if (n == 0) return 0;
